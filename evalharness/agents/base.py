@@ -1,0 +1,35 @@
+"""The agent interface: given a task and a live environment, produce a patch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from evalharness.environment import Environment
+from evalharness.task import Task
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
+@dataclass
+class AgentResult:
+    patch: str
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    turns: int = 0
+    exit_reason: str = "submitted"
+    # Set when the agent failed: the instance is recorded as agent_error with this reason.
+    error: str | None = None
+
+
+class Agent(Protocol):
+    name: str
+
+    def run(self, task: Task, env: Environment) -> AgentResult:
+        """Work on `task` inside `env` (repo at env.workdir, at task.base_commit)."""
+        ...

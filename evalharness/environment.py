@@ -1,0 +1,88 @@
+"""A live environment an agent or a scorer works in: run commands, write files.
+
+Two implementations share one small interface: `DockerEnvironment` (a container of
+the instance image; see `containers.py`) and `LocalEnvironment` (a folder on the host,
+used by unit tests that need no Docker).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+TIMEOUT_EXIT_CODES = (124, 137)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str  # stdout and stderr together, decoded with replacement
+    timed_out: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class Environment(Protocol):
+    workdir: str
+
+    def exec(self, command: str, timeout: float | None = None, workdir: str | None = None) -> ExecResult:
+        """Run a bash command; `timeout` in seconds kills it and sets timed_out."""
+        ...
+
+    def write_file(self, path: str, content: str | bytes) -> None:
+        """Create or replace a file (absolute, or relative to workdir)."""
+        ...
+
+
+def timeout_wrapped(command: str, timeout: float | None) -> list[str]:
+    """argv that runs `command` in bash, killed after `timeout` seconds (coreutils timeout)."""
+    if timeout is None:
+        return ["bash", "-c", command]
+    return ["timeout", "-s", "KILL", f"{max(1, int(timeout))}", "bash", "-c", command]
+
+
+def git_diff_command(base_commit: str) -> str:
+    """Everything changed since base_commit, new files included, as one unified diff."""
+    return (
+        "git add -A >/dev/null 2>&1 && "
+        f"git -c core.fileMode=false diff --cached --no-color {base_commit}"
+    )
+
+
+class LocalEnvironment:
+    """Runs commands in a host folder. For tests and for trusted, local tools only."""
+
+    def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str] | None = None):
+        self.workdir = str(workdir)
+        self._env = {**os.environ, **(env or {})}
+
+    def exec(self, command: str, timeout: float | None = None, workdir: str | None = None) -> ExecResult:
+        import time
+
+        start = time.monotonic()
+        proc = subprocess.run(
+            timeout_wrapped(command, timeout),
+            cwd=workdir or self.workdir,
+            env=self._env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        timed_out = timeout is not None and proc.returncode in (-9, *TIMEOUT_EXIT_CODES)
+        return ExecResult(
+            exit_code=proc.returncode,
+            output=proc.stdout.decode("utf-8", errors="replace"),
+            timed_out=timed_out,
+            seconds=time.monotonic() - start,
+        )
+
+    def write_file(self, path: str, content: str | bytes) -> None:
+        target = Path(path) if os.path.isabs(path) else Path(self.workdir) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        target.write_bytes(data)

@@ -1,0 +1,182 @@
+"""Where a task's repository comes from, ending as a git bundle for the image build.
+
+Sources are tried in order; each turns (repo, commit) into a local bare repository
+holding that commit:
+  * `BuiltinRepos`  - the repos in tasks/repos/, committed deterministically (same hash every time);
+  * `MirrorRepos`   - a folder of bare mirrors (owner__name.git) for air-gapped sites;
+  * `GitHubRepos`   - a bare clone from GitHub, cached.
+The bundle carries only history up to base_commit, so an agent never sees the future.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from evalharness.errors import EnvBuildError
+
+# Fixed identity and dates: the built-in repos hash the same on every machine.
+_DETERMINISTIC_ENV = {
+    "GIT_AUTHOR_NAME": "evalharness",
+    "GIT_AUTHOR_EMAIL": "tasks@evalharness.invalid",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000",
+    "GIT_COMMITTER_NAME": "evalharness",
+    "GIT_COMMITTER_EMAIL": "tasks@evalharness.invalid",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+0000",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def git(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise EnvBuildError(f"git {' '.join(args[:3])} failed: {proc.stderr.strip()}", proc.stderr)
+    return proc.stdout.strip()
+
+
+def has_commit(git_dir: Path, commit: str) -> bool:
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc.returncode == 0
+
+
+class RepoSource(Protocol):
+    def git_dir(self, repo: str, commit: str) -> Path | None:
+        """A local bare repository holding `commit`, or None if this source lacks the repo."""
+        ...
+
+
+class BuiltinRepos:
+    """The project's own small repositories, stored as source trees under tasks/repos/."""
+
+    def __init__(self, repos_dir: Path, cache_dir: Path):
+        self.repos_dir = Path(repos_dir)
+        self.cache_dir = Path(cache_dir) / "builtin-repos"
+        self._lock = threading.Lock()
+
+    def source_dir(self, repo: str) -> Path | None:
+        owner, _, name = repo.partition("/")
+        path = self.repos_dir / name
+        return path if owner == "evalharness" and path.is_dir() else None
+
+    def git_dir(self, repo: str, commit: str) -> Path | None:
+        source = self.source_dir(repo)
+        if source is None:
+            return None
+        with self._lock:
+            target = self.cache_dir / f"{repo.replace('/', '__')}.git"
+            if target.exists() and has_commit(target, commit):
+                return target
+            made = materialize(source, self.cache_dir)
+            if made["commit"] != commit:
+                raise EnvBuildError(
+                    f"built-in repo {repo} hashes to {made['commit']}, but the task says {commit}: "
+                    "tasks/repos changed without updating the tasks file"
+                )
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(made["git_dir"], target)
+            return target
+
+
+def materialize(source: Path, scratch_root: Path) -> dict[str, str]:
+    """Commit the tree at `source` into a new bare repo, deterministically; returns its commit."""
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="materialize-", dir=scratch_root))
+    tree = work / "tree"
+    shutil.copytree(source, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    env = dict(_DETERMINISTIC_ENV)
+    git("init", "-q", "-b", "main", cwd=tree, env=env)
+    git("add", "-A", cwd=tree, env=env)
+    git("commit", "-q", "--no-gpg-sign", "-m", "Initial import", cwd=tree, env=env)
+    commit = git("rev-parse", "HEAD", cwd=tree, env=env)
+    bare = work / "repo.git"
+    git("clone", "-q", "--bare", str(tree), str(bare), env=env)
+    shutil.rmtree(tree)
+    return {"commit": commit, "git_dir": str(bare)}
+
+
+def builtin_commit(source: Path) -> str:
+    """The commit hash the built-in repo at `source` materializes to."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return materialize(Path(source), Path(scratch))["commit"]
+
+
+class MirrorRepos:
+    """A folder of bare mirrors: DIR/owner__name.git or DIR/owner/name.git."""
+
+    def __init__(self, mirror_dir: Path):
+        self.mirror_dir = Path(mirror_dir)
+
+    def git_dir(self, repo: str, commit: str) -> Path | None:
+        owner, _, name = repo.partition("/")
+        for candidate in (
+            self.mirror_dir / f"{owner}__{name}.git",
+            self.mirror_dir / owner / f"{name}.git",
+            self.mirror_dir / owner / name,
+        ):
+            if candidate.exists():
+                if not has_commit(candidate, commit):
+                    raise EnvBuildError(f"mirror {candidate} lacks commit {commit} of {repo}")
+                return candidate
+        return None
+
+
+class GitHubRepos:
+    """A bare clone from GitHub, kept in the cache and fetched again when a commit is missing."""
+
+    def __init__(self, cache_dir: Path, base_url: str = "https://github.com"):
+        self.cache_dir = Path(cache_dir) / "github"
+        self.base_url = base_url.rstrip("/")
+        self._lock = threading.Lock()
+
+    def git_dir(self, repo: str, commit: str) -> Path | None:
+        target = self.cache_dir / f"{repo.replace('/', '__')}.git"
+        url = f"{self.base_url}/{repo}.git"
+        with self._lock:
+            try:
+                if not target.exists():
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=self.cache_dir)) / "repo.git"
+                    git("clone", "-q", "--bare", url, str(tmp))
+                    os.replace(tmp, target)
+                elif not has_commit(target, commit):
+                    git("--git-dir", str(target), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
+            except EnvBuildError as exc:
+                raise EnvBuildError(
+                    f"could not fetch {url} ({exc}); offline, pass --repo-mirror DIR with a bare mirror "
+                    f"of {repo}",
+                    exc.log,
+                ) from None
+        if not has_commit(target, commit):
+            raise EnvBuildError(f"{repo} has no commit {commit}")
+        return target
+
+
+def bundle_commit(sources: Sequence[RepoSource], repo: str, commit: str, dest: Path) -> Path:
+    """Write a git bundle of `commit` and its ancestors only to `dest`."""
+    for source in sources:
+        git_dir = source.git_dir(repo, commit)
+        if git_dir is not None:
+            break
+    else:
+        raise EnvBuildError(f"no repository source has {repo} (try --repo-mirror DIR)")
+    ref = f"refs/evalharness/{commit}"
+    git("--git-dir", str(git_dir), "update-ref", ref, commit)
+    git("--git-dir", str(git_dir), "bundle", "create", str(dest), ref)
+    return dest

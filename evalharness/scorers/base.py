@@ -1,0 +1,34 @@
+"""The scorer interface and its verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from evalharness.environment import Environment
+from evalharness.specs import EnvSpec
+from evalharness.status import Status
+from evalharness.task import Task
+
+
+@dataclass
+class ScoreResult:
+    status: Status
+    resolved: bool
+    f2p_passed: int = 0
+    f2p_total: int = 0
+    p2p_passed: int = 0
+    p2p_total: int = 0
+    apply_method: str | None = None  # which patch command worked, e.g. "git apply"
+    test_statuses: dict[str, str] = field(default_factory=dict)  # test id -> PASSED/FAILED/...
+    test_output: str = ""
+    apply_log: str = ""
+    error: str | None = None
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, task: Task, patch: str, env: Environment, spec: EnvSpec) -> ScoreResult:
+        """Grade `patch` for `task` in `env`, a fresh environment with the repo at base_commit."""
+        ...

@@ -1,0 +1,130 @@
+"""The task record: one SWE-bench instance, validated once at the edge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+REQUIRED_FIELDS = (
+    "instance_id",
+    "repo",
+    "base_commit",
+    "patch",
+    "test_patch",
+    "problem_statement",
+    "version",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+)
+OPTIONAL_TEXT_FIELDS = ("hints_text", "created_at", "environment_setup_commit", "difficulty")
+# Extra fields some datasets carry (the official image, its eval script and log parser).
+EXTRA_FIELDS = ("image", "eval_script", "log_parser")
+
+
+class TaskFieldError(ValueError):
+    """A row is malformed; `field` names the culprit so loaders can point at it."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"field {field_name!r}: {message}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Task:
+    instance_id: str
+    repo: str
+    base_commit: str
+    patch: str
+    test_patch: str
+    problem_statement: str
+    version: str
+    FAIL_TO_PASS: tuple[str, ...]
+    PASS_TO_PASS: tuple[str, ...]
+    hints_text: str = ""
+    created_at: str = ""
+    environment_setup_commit: str = ""
+    difficulty: str | None = None
+    image: str | None = None
+    eval_script: str | None = None
+    log_parser: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Task":
+        """Validate a dataset row; raises TaskFieldError naming the bad field."""
+        values: dict[str, Any] = {}
+        for name in REQUIRED_FIELDS:
+            if name not in row or row[name] is None:
+                raise TaskFieldError(name, "missing")
+        for name in ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement"):
+            values[name] = _text(row, name, allow_empty=name in ("patch", "problem_statement"))
+        values["version"] = _version(row["version"])
+        for name in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+            values[name] = _test_list(name, row[name])
+        for name in OPTIONAL_TEXT_FIELDS:
+            if row.get(name) is not None:
+                values[name] = _text(row, name, allow_empty=True)
+        for name in EXTRA_FIELDS:
+            if row.get(name):
+                values[name] = _text(row, name, allow_empty=True)
+        if "/" not in values["repo"]:
+            raise TaskFieldError("repo", f"expected 'owner/name', got {values['repo']!r}")
+        known = set(REQUIRED_FIELDS) | set(OPTIONAL_TEXT_FIELDS) | set(EXTRA_FIELDS)
+        values["extra"] = {k: v for k, v in row.items() if k not in known}
+        return cls(**values)
+
+    def to_row(self) -> dict[str, Any]:
+        """The SWE-bench schema back again (test lists as JSON strings, as on Hugging Face)."""
+        row = {name: getattr(self, name) for name in REQUIRED_FIELDS + OPTIONAL_TEXT_FIELDS}
+        row["FAIL_TO_PASS"] = json.dumps(list(self.FAIL_TO_PASS))
+        row["PASS_TO_PASS"] = json.dumps(list(self.PASS_TO_PASS))
+        for name in EXTRA_FIELDS:
+            if getattr(self, name):
+                row[name] = getattr(self, name)
+        return row
+
+    @property
+    def test_files(self) -> list[str]:
+        """Files touched by test_patch, in order: the files the eval runs and resets."""
+        return patch_files(self.test_patch)
+
+
+def patch_files(patch: str) -> list[str]:
+    """Paths a unified diff touches (the b/ side, or a/ for deletions)."""
+    files: list[str] = []
+    for line in patch.splitlines():
+        if line.startswith("diff --git "):
+            parts = line.split(" b/", 1)
+            if len(parts) == 2 and parts[1] not in files:
+                files.append(parts[1])
+    return files
+
+
+def _text(row: Mapping[str, Any], name: str, allow_empty: bool) -> str:
+    value = row[name]
+    if not isinstance(value, str):
+        raise TaskFieldError(name, f"expected text, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise TaskFieldError(name, "is empty")
+    return value
+
+
+def _version(value: Any) -> str:
+    # Some exports store versions as floats (0.2 instead of "0.20"): keep what was given.
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TaskFieldError("version", f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def _test_list(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as exc:
+            raise TaskFieldError(name, f"not valid JSON ({exc.msg} at char {exc.pos})") from None
+    if hasattr(value, "tolist"):  # numpy arrays from Parquet list columns
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TaskFieldError(name, "expected a list of test ids (JSON list of strings)")
+    return tuple(value)
