@@ -51,7 +51,7 @@ def git_diff_command(base_commit: str) -> str:
     """Everything changed since base_commit, new files included, as one unified diff."""
     return (
         "git add -A >/dev/null 2>&1 && "
-        f"git -c core.fileMode=false diff --cached --no-color {base_commit}"
+        f"git -c core.fileMode=false diff --cached --no-color {base_commit} 2>/dev/null"
     )
 
 

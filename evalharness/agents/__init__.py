@@ -1,0 +1,26 @@
+"""Agents: pluggable solvers. Add one by writing a class with `name` and `run(task, env)`
+(see base.py) and registering a factory in AGENTS."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from evalharness.agents.base import Agent, AgentResult, Usage
+from evalharness.agents.gold import EmptyAgent, GoldAgent
+from evalharness.errors import UserError
+
+AGENTS: dict[str, Callable[..., Agent]] = {
+    "gold": lambda **_: GoldAgent(),
+    "empty": lambda **_: EmptyAgent(),
+}
+
+
+def get_agent(name: str, **options) -> Agent:
+    try:
+        factory = AGENTS[name]
+    except KeyError:
+        raise UserError(f"unknown agent {name!r}; available: {', '.join(sorted(AGENTS))}") from None
+    return factory(**options)
+
+
+__all__ = ["AGENTS", "Agent", "AgentResult", "Usage", "get_agent"]
