@@ -23,10 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from evalharness.scorers.log_parsers import ERROR, FAILED, PASSED, SKIPPED, XFAIL, XPASS
+from evalharness.scorers.log_parsers import PASSED, SKIPPED, XFAIL
 
-PASSING = frozenset({PASSED, XFAIL})
-FAILING = frozenset({FAILED, ERROR, XPASS})
+PASSING = frozenset({PASSED, XFAIL})  # everything else (FAILED, ERROR, XPASS, missing) fails
 
 
 @dataclass

@@ -106,9 +106,10 @@ def _variants(patch: str) -> list[str]:
 def _apply_script(path: str, variants: list[str]) -> str:
     tries = []
     for variant in variants:
-        source = "$ORIG" if variant == "orig" else "$LF"
-        for index, (name, command) in enumerate(METHODS):
-            tries.append(f"try_method {index} {variant} {source} {shlex.quote(command)}")
+        source, shown = ("$ORIG", path) if variant == "orig" else ("$LF", path + ".lf")
+        for index, (_name, command) in enumerate(METHODS):
+            display = command.replace('"$P"', shlex.quote(shown))
+            tries.append(f"try_method {index} {variant} {source} {shlex.quote(command)} {shlex.quote(display)}")
     lf_setup = 'sed "s/\\r$//" "$ORIG" > "$LF"' if "lf" in variants else ":"
     return _SCRIPT.format(
         orig=shlex.quote(path),
@@ -144,7 +145,7 @@ reset_tree() {{
 }}
 try_method() {{
   local index=$1 variant=$2 P=$3 command=$4
-  printf '>>>>> trying: %s  [patch file: %s]\n' "$command" "$P"
+  echo ">>>>> trying: $5"
   touch "$STAMP"
   eval "$command" 2>&1
   local rc=$?

@@ -117,8 +117,8 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed") -> s
     base = shlex.quote(task.base_commit)
     lines = [
         "#!/bin/bash",
-        "set -uxo pipefail",
         "export PS4='+ '",
+        "set -uxo pipefail",
         f"cd {shlex.quote(workdir)}",
     ]
     for key, value in spec.env.items():
