@@ -41,6 +41,9 @@ DEFAULT_HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 BASE_PACKAGES = ("bash", "coreutils", "git", "patch", "ca-certificates", "procps")
 DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv")
+# Pip settings passed to builds as build args. Always declared, so the Dockerfile (and the
+# tag hashed from it) does not change with which of them the host happens to set.
+PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
 # Kept out of every diff the harness takes (pip install -e and test runs leave them behind).
 GIT_EXCLUDES = ("*.egg-info/", "__pycache__/", "*.pyc", ".pytest_cache/", "build/", ".eggs/", "*.so")
 
@@ -57,8 +60,7 @@ class BuildConfig:
 
     @staticmethod
     def pip_env_from(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
-        keys = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
-        return tuple((k, environ[k]) for k in keys if environ.get(k))
+        return tuple((k, environ[k]) for k in PIP_BUILD_ARGS if environ.get(k))
 
 
 @dataclass
@@ -197,8 +199,7 @@ class ImageBuilder:
                 + " ".join(sorted(spec.apt))
                 + " && rm -rf /var/lib/apt/lists/*"
             )
-        pip_args = [f"ARG {k}" for k, _ in self.config.pip_env]
-        lines += pip_args
+        lines += [f"ARG {k}" for k in PIP_BUILD_ARGS]
         if spec.pip:
             lines.append("RUN pip install -q " + " ".join(_shell_quote(p) for p in spec.pip))
         if spec.env:
@@ -220,7 +221,7 @@ class ImageBuilder:
             f"COPY --from=repo {WORKDIR} {WORKDIR}",
             f"WORKDIR {WORKDIR}",
         ]
-        lines += [f"ARG {k}" for k, _ in self.config.pip_env]
+        lines += [f"ARG {k}" for k in PIP_BUILD_ARGS]
         for command in spec.install:
             lines.append(f"RUN {command}")
         # The instance must start clean: an install that dirties the tree is a spec bug.
