@@ -222,9 +222,13 @@ def _environment(args):
 
 def default_run_id(agent: str, model: str, dataset: str, split: str) -> str:
     """Deterministic, so running the same command again resumes the same run."""
-    name = Path(dataset).stem if Path(dataset).suffix else dataset
-    if not Path(dataset).suffix and "/" in dataset:
+    path = Path(dataset)
+    if path.suffix:  # a file: its folder says which dataset (SWE-bench_Verified/test.parquet)
+        name = f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem
+    elif "/" in dataset:
         name = f"{dataset}-{split}"
+    else:
+        name = dataset
     who = f"{agent}-{model}" if model else agent
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{who}__{name}")
 

@@ -211,6 +211,7 @@ class ImageBuilder:
         excludes = "\\n".join(GIT_EXCLUDES)
         lines = [
             f"FROM {env_tag} AS repo",
+            f"LABEL {LABEL}=1 {LABEL}.layer=repo-stage",  # so the stage image can be found and pruned
             "COPY repo.bundle /tmp/repo.bundle",
             f"RUN git init -q {WORKDIR} && cd {WORKDIR} && "
             f"git fetch -q /tmp/repo.bundle refs/evalharness/{commit} && "
@@ -236,6 +237,7 @@ class ImageBuilder:
             if memo.failure is not None:
                 raise memo.failure
             if self._exists(tag):
+                sink(f"using cached image {tag}")
                 return tag
             try:
                 return build()

@@ -38,4 +38,7 @@ def test_default_run_id_is_deterministic():
     assert default_run_id("llm", "qwen3-coder", "princeton-nlp/SWE-bench_Verified", "test") == (
         "llm-qwen3-coder__princeton-nlp_SWE-bench_Verified-test"
     )
-    assert default_run_id("gold", "", "/data/verified.parquet", "test") == "gold__verified"
+    assert default_run_id("gold", "", "../shared/SWE-bench_Verified/test.parquet", "test") == (
+        "gold__SWE-bench_Verified-test"
+    )
+    assert default_run_id("gold", "", "mine.jsonl", "test") == "gold__mine"
