@@ -21,7 +21,7 @@ from typing import Protocol, Sequence
 from evalharness.errors import EnvBuildError
 
 # Fixed identity and dates: the built-in repos hash the same on every machine.
-_DETERMINISTIC_ENV = {
+DETERMINISTIC_GIT_ENV = {
     "GIT_AUTHOR_NAME": "evalharness",
     "GIT_AUTHOR_EMAIL": "tasks@evalharness.invalid",
     "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000",
@@ -100,7 +100,7 @@ def materialize(source: Path, scratch_root: Path) -> dict[str, str]:
     work = Path(tempfile.mkdtemp(prefix="materialize-", dir=scratch_root))
     tree = work / "tree"
     shutil.copytree(source, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
-    env = dict(_DETERMINISTIC_ENV)
+    env = dict(DETERMINISTIC_GIT_ENV)
     git("init", "-q", "-b", "main", cwd=tree, env=env)
     git("add", "-A", cwd=tree, env=env)
     git("commit", "-q", "--no-gpg-sign", "-m", "Initial import", cwd=tree, env=env)

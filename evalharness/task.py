@@ -18,6 +18,23 @@ REQUIRED_FIELDS = (
     "PASS_TO_PASS",
 )
 OPTIONAL_TEXT_FIELDS = ("hints_text", "created_at", "environment_setup_commit", "difficulty")
+# SWE-bench's own column order (as on Hugging Face), for files the project writes.
+SWEBENCH_FIELDS = (
+    "repo",
+    "instance_id",
+    "base_commit",
+    "patch",
+    "test_patch",
+    "problem_statement",
+    "hints_text",
+    "created_at",
+    "version",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+    "environment_setup_commit",
+    "difficulty",
+)
+DIFFICULTIES = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 # Extra fields some datasets carry (the official image, its eval script and log parser).
 EXTRA_FIELDS = ("image", "eval_script", "log_parser")
 

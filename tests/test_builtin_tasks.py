@@ -23,7 +23,7 @@ import pytest
 
 from evalharness.repos import builtin_commit
 from evalharness.specs import load_spec_file
-from evalharness.task import Task, patch_files
+from evalharness.task import DIFFICULTIES, SWEBENCH_FIELDS as FIELDS, Task, patch_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_DIR = ROOT / "tasks"
@@ -31,22 +31,6 @@ TASKS_FILE = TASKS_DIR / "builtin.jsonl"
 REPOS_DIR = TASKS_DIR / "repos"
 SPECS_FILE = TASKS_DIR / "specs.toml"
 
-FIELDS = (
-    "instance_id",
-    "repo",
-    "base_commit",
-    "patch",
-    "test_patch",
-    "problem_statement",
-    "hints_text",
-    "created_at",
-    "version",
-    "FAIL_TO_PASS",
-    "PASS_TO_PASS",
-    "environment_setup_commit",
-    "difficulty",
-)
-DIFFICULTIES = {"<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours"}
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
@@ -248,3 +232,13 @@ def test_fail_to_pass_and_pass_to_pass(row, tmp_path):
     assert sorted(fail_to_pass) == sorted(t for t, ok in after.items() if ok and not before.get(t))
     # The ids are exactly what `pytest -rA` prints.
     assert set(fail_to_pass + pass_to_pass) == passed_lines
+
+
+def test_builtin_jsonl_is_what_the_generator_makes_from_tasks_src():
+    """tasks/builtin.jsonl must not drift from tasks/src and tasks/repos (the generator's --check)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_builtin_tasks.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

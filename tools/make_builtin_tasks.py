@@ -52,36 +52,12 @@ SRC = TASKS / "src"
 OUTPUT = TASKS / "builtin.jsonl"
 
 sys.path.insert(0, str(ROOT))
-from evalharness.repos import builtin_commit  # noqa: E402
+from evalharness.repos import DETERMINISTIC_GIT_ENV, builtin_commit  # noqa: E402
+from evalharness.task import DIFFICULTIES, SWEBENCH_FIELDS  # noqa: E402
 
 VERSION = "1.0"
-DIFFICULTIES = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
-FIELDS = (
-    "repo",
-    "instance_id",
-    "base_commit",
-    "patch",
-    "test_patch",
-    "problem_statement",
-    "hints_text",
-    "created_at",
-    "version",
-    "FAIL_TO_PASS",
-    "PASS_TO_PASS",
-    "environment_setup_commit",
-    "difficulty",
-)
+FIELDS = SWEBENCH_FIELDS
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "evalharness",
-    "GIT_AUTHOR_EMAIL": "tasks@evalharness.invalid",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00+0000",
-    "GIT_COMMITTER_NAME": "evalharness",
-    "GIT_COMMITTER_EMAIL": "tasks@evalharness.invalid",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00+0000",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
 
 
 class TaskError(Exception):
@@ -93,7 +69,7 @@ def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
         ["git", *args],
         cwd=cwd,
         input=stdin,
-        env={**os.environ, **_GIT_ENV},
+        env={**os.environ, **DETERMINISTIC_GIT_ENV},
         capture_output=True,
         text=True,
     )
