@@ -102,3 +102,15 @@ def running_container(
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
+    """Force-remove every container of `run_id` (found by label); returns how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run_id={run_id}"}):
+        try:
+            container.remove(force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+    return removed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
-from evalharness.containers import ContainerLimits, running_container
+from evalharness.containers import ContainerLimits, remove_run_containers, running_container
 from evalharness.errors import EnvBuildError, UserError
 from evalharness.images import ImageBuilder
 from evalharness.results import InstanceRecord, ResultStore, atomic_write, safe_name
@@ -97,6 +98,7 @@ class Runner:
         self.agent = agent
         self.scorer = scorer
         self.store = ResultStore(config.run_dir)
+        self._stopping = threading.Event()
 
     # ---- the run ------------------------------------------------------------------------
     def run(self, tasks: Iterable[Task], progress: bool = True) -> RunOutcome:
@@ -122,8 +124,13 @@ class Runner:
                             bar.update(1)
                             bar.set_postfix(resolved=resolved)
                 except KeyboardInterrupt:
+                    # Stop cleanly: nothing new starts, this run's containers go (which ends the
+                    # instances in flight quickly), and no record is kept for those.
+                    self._stopping.set()
                     for future in pending:
                         future.cancel()
+                    removed = remove_run_containers(self.client, self.config.run_id)
+                    log.warning("interrupted: removed %d container(s) of run %s", removed, self.config.run_id)
                     raise
         finally:
             bar.close()
@@ -154,7 +161,7 @@ class Runner:
 
     # ---- one instance -------------------------------------------------------------------
     def run_instance(self, task: Task) -> InstanceRecord:
-        """Run one task end to end; always returns (and stores) a record."""
+        """Run one task end to end; always returns a record, stored unless the run was interrupted."""
         logs = InstanceLogs(self.config.run_dir / "logs" / safe_name(task.instance_id))
         record = InstanceRecord(
             run_id=self.config.run_id,
@@ -181,7 +188,8 @@ class Runner:
             logs.close()
         record.total_seconds = round(time.monotonic() - start, 3)
         record.finished_at = _now()
-        self.store.add(record)
+        if not self._stopping.is_set():  # an interrupted instance is run again on resume
+            self.store.add(record)
         return record
 
     def _pipeline(self, task: Task, record: InstanceRecord, logs: InstanceLogs) -> None:

@@ -255,3 +255,37 @@ def test_results_have_one_row_per_instance_even_after_crash_leftovers(gold_run):
     store.compact()
     assert pq.read_table(store.parquet_path).num_rows == len(TASKS)
     assert Path(store.parquet_path).exists()
+
+
+def test_interrupt_removes_containers_and_keeps_no_half_record(tmp_path, docker_client, builder, specs, gold_run):
+    """Ctrl-C mid-run: containers of the run are gone, unfinished instances get no record."""
+    import os
+    import signal
+    import threading
+    import time
+
+    tasks = TASKS[:3]
+
+    class Sleeper(ScriptAgent):
+        def run(self, task, env):
+            env.exec("sleep 120")
+            return AgentResult(patch="", turns=1)
+
+    def interrupt_when_started():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if docker_client.containers.list(filters={"label": "evalharness.run_id=intr"}):
+                time.sleep(1)
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        _run(Sleeper(), tasks, tmp_path, docker_client, builder, specs, run_id="intr", workers=2)
+    assert time.monotonic() - start < 110  # the sleeping agents were stopped, not waited for
+    assert docker_client.containers.list(all=True, filters={"label": "evalharness.run_id=intr"}) == []
+    records = list((tmp_path / "intr" / "records").glob("*.json")) if (tmp_path / "intr" / "records").exists() else []
+    assert records == []
+    assert pq.read_table(tmp_path / "intr" / "results.parquet").num_rows == 0
