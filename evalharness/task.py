@@ -108,14 +108,21 @@ class Task:
 
 
 def patch_files(patch: str) -> list[str]:
-    """Paths a unified diff touches (the b/ side, or a/ for deletions)."""
-    files: list[str] = []
+    """Paths a unified diff touches (the b/ side), in order, each once."""
+    return list(dict.fromkeys(name for name, _ in patch_sections(patch)))
+
+
+def patch_sections(patch: str) -> list[tuple[str, bool]]:
+    """(b/ path, deleted?) for each `diff --git` section of a unified diff."""
+    sections: list[tuple[str, bool]] = []
     for line in patch.splitlines():
+        line = line.rstrip("\r")
         if line.startswith("diff --git "):
             parts = line.split(" b/", 1)
-            if len(parts) == 2 and parts[1] not in files:
-                files.append(parts[1])
-    return files
+            sections.append((parts[1] if len(parts) == 2 else "", False))
+        elif sections and (line.startswith("deleted file mode") or line == "+++ /dev/null"):
+            sections[-1] = (sections[-1][0], True)
+    return [(name, deleted) for name, deleted in sections if name]
 
 
 def _text(row: Mapping[str, Any], name: str, allow_empty: bool) -> str:

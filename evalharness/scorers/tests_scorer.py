@@ -17,7 +17,7 @@ from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
 from evalharness.scorers.patching import apply_patch
 from evalharness.specs import EnvSpec
 from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.task import Task, patch_sections
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
@@ -166,25 +166,12 @@ def _reset_lines(files: list[str], base: str) -> list[str]:
 def eval_test_files(test_patch: str) -> list[str]:
     """Files of test_patch to pass to the test command: not deleted, not data files."""
     targets = []
-    for name, deleted in _patch_sections(test_patch):
+    for name, deleted in patch_sections(test_patch):
         if deleted or name.lower().endswith(NON_TEST_EXTENSIONS):
             continue
         if name not in targets:
             targets.append(name)
     return targets
-
-
-def _patch_sections(patch: str) -> list[tuple[str, bool]]:
-    """(b/ path, deleted?) for each `diff --git` section."""
-    sections: list[tuple[str, bool]] = []
-    for line in patch.splitlines():
-        line = line.rstrip("\r")
-        if line.startswith("diff --git "):
-            parts = line.split(" b/", 1)
-            sections.append((parts[1] if len(parts) == 2 else "", False))
-        elif sections and (line.startswith("deleted file mode") or line == "+++ /dev/null"):
-            sections[-1] = (sections[-1][0], True)
-    return [(name, deleted) for name, deleted in sections if name]
 
 
 def _heredoc_delimiter(body: str) -> str:
