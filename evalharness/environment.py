@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -63,8 +64,6 @@ class LocalEnvironment:
         self._env = {**os.environ, **(env or {})}
 
     def exec(self, command: str, timeout: float | None = None, workdir: str | None = None) -> ExecResult:
-        import time
-
         start = time.monotonic()
         proc = subprocess.run(
             timeout_wrapped(command, timeout),

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -201,9 +202,9 @@ class ImageBuilder:
             )
         lines += [f"ARG {k}" for k in PIP_BUILD_ARGS]
         if spec.pip:
-            lines.append("RUN pip install -q " + " ".join(_shell_quote(p) for p in spec.pip))
+            lines.append("RUN pip install -q " + " ".join(shlex.quote(p) for p in spec.pip))
         if spec.env:
-            lines.append("ENV " + " ".join(f"{k}={_shell_quote(v)}" for k, v in sorted(spec.env.items())))
+            lines.append("ENV " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(spec.env.items())))
         return "\n".join(lines) + "\n"
 
     def _instance_dockerfile(self, env_tag: str, task: Task, spec: EnvSpec) -> str:
@@ -343,12 +344,6 @@ def _hash(*parts: str) -> str:
 
 def _slug(instance_id: str) -> str:
     return re.sub(r"[^a-z0-9_.-]", "-", instance_id.lower())[:100]
-
-
-def _shell_quote(value: str) -> str:
-    import shlex
-
-    return shlex.quote(value)
 
 
 def _short(exc: Exception) -> str:

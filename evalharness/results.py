@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -130,6 +130,3 @@ def write_parquet(records: Iterable[InstanceRecord], path: Path) -> None:
     pq.write_table(table, sink)
     atomic_write(Path(path), sink.getvalue().to_pybytes())
 
-
-def read_parquet(path: Path) -> list[dict[str, Any]]:
-    return pq.read_table(path).to_pylist()

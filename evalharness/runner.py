@@ -226,10 +226,7 @@ class Runner:
 
         # 3. scorer, in a fresh container so nothing the agent left running can interfere
         with _timer(record, "eval_seconds"):
-            with running_container(
-                self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
-                purpose="eval", limits=self.config.limits,
-            ) as env:
+            with self._container(task, image, "eval") as env:
                 score = self.scorer.score(task, result.patch, env, spec)
         record.status = score.status.value
         record.resolved = score.resolved
@@ -243,16 +240,17 @@ class Runner:
 
     def _run_agent(self, task: Task, image: str, logs: InstanceLogs) -> AgentResult:
         try:
-            with running_container(
-                self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
-                purpose="agent", limits=self.config.limits,
-            ) as env:
+            with self._container(task, image, "agent") as env:
                 return self.agent.run(task, env)
         except docker.errors.DockerException:
             raise  # infrastructure, not the agent: harness_error
         except Exception as exc:
             logs.write("agent_error.txt", traceback.format_exc())
             return AgentResult(patch="", exit_reason="error", error=f"{type(exc).__name__}: {exc}")
+
+    def _container(self, task: Task, image: str, purpose: str):
+        return running_container(self.client, image, run_id=self.config.run_id,
+                                 instance_id=task.instance_id, purpose=purpose, limits=self.config.limits)
 
 
 class _timer:

@@ -12,12 +12,10 @@ file given with `--specs` is read after, and its entries win.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from evalharness.errors import UserError
 
@@ -36,15 +34,6 @@ class EnvSpec:
     log_parser: str = "pytest"
     env: Mapping[str, str] = field(default_factory=dict)
     test_timeout: int = 600
-
-    def env_key(self) -> str:
-        """Content hash of what the env layer is made of (not repo/version names)."""
-        return _digest({"python": self.python, "apt": self.apt, "pip": self.pip, "env": dict(self.env)})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["env"] = dict(self.env)
-        return data
 
 
 class SpecRegistry:
@@ -107,6 +96,3 @@ def load_spec_file(path: Path) -> list[EnvSpec]:
             )
     return specs
 
-
-def _digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()

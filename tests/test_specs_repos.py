@@ -35,11 +35,16 @@ def test_bad_spec_files_name_the_problem(tmp_path, body, message):
         load_spec_file(path)
 
 
-def test_env_key_depends_on_content_only():
+def test_env_image_depends_on_content_only(tmp_path):
+    """The env tag is hashed from its Dockerfile: same pins share an image, other pins do not."""
+    from evalharness.images import BuildConfig, ImageBuilder
+
+    builder = ImageBuilder(None, BuildConfig(cache_dir=tmp_path, ca_bundle=None), [])
     a = EnvSpec(repo="a/b", version="1", python="3.11", pip=("x==1",))
     b = EnvSpec(repo="c/d", version="2", python="3.11", pip=("x==1",))
     c = EnvSpec(repo="a/b", version="1", python="3.11", pip=("x==2",))
-    assert a.env_key() == b.env_key() != c.env_key()
+    dockerfile = lambda spec: builder._env_dockerfile("base:1", spec)  # noqa: E731
+    assert dockerfile(a) == dockerfile(b) != dockerfile(c)
 
 
 def test_builtin_specs_cover_every_builtin_task():
