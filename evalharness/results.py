@@ -47,6 +47,10 @@ class InstanceRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    llm_seconds: float = 0.0  # agent time spent waiting on the model
+    tool_seconds: float = 0.0  # agent time spent running tools in the container
+    format_errors: int = 0  # malformed tool calls the agent was told to fix
+    api_retries: int = 0  # model requests retried after a 429, 5xx, timeout or dropped connection
     error: str | None = None
     harness_version: str = ""
     started_at: str = ""

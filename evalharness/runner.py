@@ -213,7 +213,11 @@ class Runner:
         record.exit_reason = result.exit_reason
         record.prompt_tokens = result.usage.prompt_tokens
         record.completion_tokens = result.usage.completion_tokens
-        record.cost = result.usage.cost
+        record.cost = round(result.usage.cost, 6)
+        record.llm_seconds = round(result.llm_seconds, 3)
+        record.tool_seconds = round(result.tool_seconds, 3)
+        record.format_errors = result.format_errors
+        record.api_retries = result.api_retries
         logs.write("patch.diff", result.patch)
         logs.write("trajectory.jsonl", "".join(json.dumps(step, default=str) + "\n" for step in result.trajectory))
         if result.error:

@@ -15,6 +15,11 @@ class Usage:
     completion_tokens: int = 0
     cost: float = 0.0
 
+    def add(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.cost += cost
+
 
 @dataclass
 class AgentResult:
@@ -23,6 +28,10 @@ class AgentResult:
     usage: Usage = field(default_factory=Usage)
     turns: int = 0
     exit_reason: str = "submitted"
+    llm_seconds: float = 0.0
+    tool_seconds: float = 0.0
+    format_errors: int = 0
+    api_retries: int = 0
     # Set when the agent failed: the instance is recorded as agent_error with this reason.
     error: str | None = None
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from evalharness.agents.base import AgentResult
 from evalharness.environment import Environment, git_diff_command
 from evalharness.task import Task
+from evalharness.trajectory import Trajectory
 
 
 class GoldAgent:
@@ -20,21 +19,26 @@ class GoldAgent:
     name = "gold"
 
     def run(self, task: Task, env: Environment) -> AgentResult:
-        start = time.monotonic()
+        traj = Trajectory()
         env.write_file("/tmp/gold.patch", task.patch if task.patch.endswith("\n") else task.patch + "\n")
         applied = env.exec("git apply --verbose /tmp/gold.patch && rm -f /tmp/gold.patch")
-        step = {"role": "tool", "tool": "bash", "command": "git apply --verbose /tmp/gold.patch",
-                "output": applied.output, "exit_code": applied.exit_code, "seconds": applied.seconds}
+        _tool_event(traj, "git apply --verbose /tmp/gold.patch", applied)
         if not applied.ok:
-            return AgentResult(patch="", trajectory=[step], turns=1, exit_reason="error",
+            return AgentResult(patch="", trajectory=traj.events, turns=1, exit_reason="error",
                                error=f"gold patch does not apply: {applied.output.strip()[-500:]}")
         diff = env.exec(git_diff_command(task.base_commit))
-        trajectory = [step, {"role": "tool", "tool": "bash", "command": "git diff",
-                             "exit_code": diff.exit_code, "seconds": time.monotonic() - start}]
+        _tool_event(traj, "git diff", diff)
         if not diff.ok:
-            return AgentResult(patch="", trajectory=trajectory, turns=1, exit_reason="error",
+            return AgentResult(patch="", trajectory=traj.events, turns=1, exit_reason="error",
                                error=f"git diff failed: {diff.output.strip()[-500:]}")
-        return AgentResult(patch=diff.output, trajectory=trajectory, turns=1, exit_reason="submitted")
+        traj.add("exit", exit_reason="submitted", patch_chars=len(diff.output))
+        return AgentResult(patch=diff.output, trajectory=traj.events, turns=1, exit_reason="submitted",
+                           tool_seconds=applied.seconds + diff.seconds)
+
+
+def _tool_event(traj: Trajectory, command: str, result) -> None:
+    traj.add("tool", tool_call_id=None, name="bash", arguments={"command": command},
+             output=result.output[-2000:], exit_code=result.exit_code, seconds=round(result.seconds, 3))
 
 
 class EmptyAgent:
