@@ -66,6 +66,12 @@ class DockerEnvironment:
             self.exec("mkdir -p " + shlex.quote(directory))
             self.container.put_archive(directory, buf.getvalue())
 
+    def open_shell(self):
+        """A persistent bash session at workdir (evalharness.shell): milliseconds per command."""
+        from evalharness.shell import open_shell
+
+        return open_shell(self)
+
 
 @contextmanager
 def running_container(

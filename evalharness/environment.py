@@ -12,7 +12,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from evalharness.shell import ShellSession
 
 TIMEOUT_EXIT_CODES = (124, 137)
 
@@ -38,6 +41,10 @@ class Environment(Protocol):
 
     def write_file(self, path: str, content: str | bytes) -> None:
         """Create or replace a file (absolute, or relative to workdir)."""
+        ...
+
+    def open_shell(self) -> ShellSession:
+        """A persistent bash session at workdir (evalharness.shell): cwd and env carry over."""
         ...
 
 
@@ -85,3 +92,8 @@ class LocalEnvironment:
         target.parent.mkdir(parents=True, exist_ok=True)
         data = content.encode() if isinstance(content, str) else content
         target.write_bytes(data)
+
+    def open_shell(self) -> ShellSession:
+        from evalharness.shell import open_shell
+
+        return open_shell(self)

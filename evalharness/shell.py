@@ -1,0 +1,569 @@
+"""A persistent bash session in an environment: one bash process serves many commands.
+
+An agent runs hundreds of commands per task, and each `docker exec` costs tens of
+milliseconds; here a command is one write to bash's stdin and one read of its output, and
+`cd`, `export` and shell functions carry over to the next command, as in a terminal.
+
+Protocol (the same over both transports, a container exec socket or a local pipe), to a
+bash whose stderr is its stdout: each command is sent as one line,
+`IFS= LC_ALL=C read -r -d '' -N <bytes> __eh_cmd; eval "$__eh_cmd" </dev/null; __eh_done <seq>`
+(with `builtin` before read, eval and printf, in case a command defines functions by those names),
+followed by the command's bytes, which `read` takes whole (bash reads its own input one
+byte per system call, about 3 us a byte, so a long command is not sent as shell text).
+`__eh_done` prints a sentinel line `\\n<marker> <seq> <exit code>` whose marker holds a
+per-session random nonce, printed from two halves so that neither what bash echoes under
+`set -v`/`set -x` nor the function's own source contains it. Everything before the
+sentinel is the command's output; the newline the sentinel starts with is ours, so output
+without a trailing newline comes back as it was.
+
+On timeout, what the command started (processes of the shell's session or below the
+shell, started since the command was sent) is killed from a second process, and SIGUSR1
+makes the shell leave the loop or function it is running itself (`trap 'break; return'
+USR1`), so the session, its cwd and its environment survive. Commands after the one that
+timed out on the same line may still run (they are killed the same way while the timeout
+is handled). If the shell cannot be brought back, or a command ends it (`exit`, `exec`,
+`kill $$`), the next command starts a fresh session in the workdir.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import select
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from evalharness.environment import ExecResult, LocalEnvironment
+from evalharness.errors import UserError
+
+DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+BASH_ARGV = ["bash", "--noprofile", "--norc"]
+TIMEOUT_EXIT_CODE = 124
+# Settings that keep tools from waiting for a human: pagers, prompts, editors.
+NON_INTERACTIVE_ENV = {
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "MANPAGER": "cat",
+    "SYSTEMD_PAGER": "",
+    "LESS": "-R",
+    "TERM": "dumb",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_EDITOR": "true",
+    "EDITOR": "true",
+    "DEBIAN_FRONTEND": "noninteractive",
+    "PIP_NO_INPUT": "1",
+    "PIP_PROGRESS_BAR": "off",
+}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# Runs in a second process (a `docker exec`, or a local bash) next to the session's shell.
+# Kills the processes of the shell's session, or below the shell, that started at or after
+# `since` (microseconds since the epoch; 0: all of them). `mode` says what else: "int" sends
+# the shell SIGUSR1 so it breaks out of its own loops, "all" kills the shell too, "gone"
+# (the shell has exited; its pid may be reused) leaves that pid alone. A process's start
+# time in /proc counts clock ticks since boot: the boot's epoch time is now minus uptime.
+# Only bash and /proc are needed (and `date` for bash < 5), so any image with bash will do.
+KILL_SCRIPT = r"""
+shell=$1 since=$2 mode=$3
+(( shell > 1 )) || exit 2
+read -r up _ < /proc/uptime
+now=${EPOCHREALTIME:-$(date +%s.%N | cut -c1-17)}
+now=${now/[.,]/} up=${up/./}
+hz=$(getconf CLK_TCK 2>/dev/null); hz=${hz:-100}
+if (( since <= 0 )); then min=0; else
+  min=$(( (since - (10#$now - 10#$up * 10000)) * hz / 1000000 - 1 ))
+fi
+declare -A ppid=() sid=() start=()
+for f in /proc/[0-9]*/stat; do
+  read -r line < "$f" 2>/dev/null || continue
+  p=${line%% *}
+  set -- ${line##*) }
+  ppid[$p]=$2 sid[$p]=$4 start[$p]=${20}
+done
+victims=()
+for p in "${!ppid[@]}"; do
+  (( p == shell || p == $$ )) && continue
+  (( ${start[$p]} >= min )) || continue
+  mine=0
+  if (( ${sid[$p]} == shell )); then mine=1; else
+    q=${ppid[$p]} n=0
+    while (( q > 1 && n < 64 )); do
+      if (( q == shell )); then mine=1; break; fi
+      q=${ppid[$q]:-0} n=$((n + 1))
+    done
+  fi
+  (( mine )) && victims+=("$p")
+done
+[[ $mode == int ]] && kill -USR1 "$shell" 2>/dev/null
+(( ${#victims[@]} )) && kill -KILL "${victims[@]}" 2>/dev/null
+[[ $mode == all ]] && kill -KILL "$shell" 2>/dev/null
+echo "${#victims[@]}"
+"""
+
+
+class ShellError(Exception):
+    """The session could not be started, or it died in a way a fresh one cannot repair."""
+
+
+class _Transport(Protocol):
+    """A running bash whose stdin we write and whose merged output we read."""
+
+    def fileno(self) -> int: ...
+
+    def send(self, data: bytes) -> None:
+        """Write all of `data` to bash's stdin; raises OSError when bash is gone."""
+        ...
+
+    def recv(self) -> bytes | None:
+        """Output available now (may be b""); None at end of stream. Call when fileno() is readable."""
+        ...
+
+    def exit_code(self) -> int | None:
+        """Bash's exit status once its stream has ended (128+N when killed by signal N)."""
+        ...
+
+    def helper(self, argv: list[str]) -> str:
+        """Run `argv` as a second process beside the shell (same machine or container)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _LocalTransport:
+    """Bash as a child process of the harness, in a session of its own."""
+
+    def __init__(self, workdir: str, environ: dict[str, str]):
+        try:
+            self.proc = subprocess.Popen(
+                BASH_ARGV, cwd=workdir, env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except OSError as exc:
+            raise ShellError(f"cannot start bash in {workdir}: {exc}") from exc
+        self._out = self.proc.stdout.fileno()
+        self._in = self.proc.stdin.fileno()
+
+    def fileno(self) -> int:
+        return self._out
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._in, view):]
+
+    def recv(self) -> bytes | None:
+        return os.read(self._out, 1 << 16) or None
+
+    def exit_code(self) -> int | None:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
+        return 128 - code if code < 0 else code
+
+    def helper(self, argv: list[str]) -> str:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        return done.stdout.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+
+
+class _DockerTransport:
+    """Bash as a `docker exec` with stdin attached: one hijacked socket carries both ways.
+
+    Without a TTY the engine multiplexes stdout and stderr in frames with an 8-byte header
+    (stream, 0, 0, 0, big-endian length); the session merges stderr into stdout anyway,
+    so the payloads are concatenated in order.
+    """
+
+    def __init__(self, container, workdir: str):
+        import docker.errors
+
+        self._api = container.client.api
+        self._container_id = container.id
+        try:
+            self._exec_id = self._api.exec_create(
+                self._container_id, BASH_ARGV, stdin=True, stdout=True, stderr=True, tty=False, workdir=workdir
+            )["Id"]
+            raw = self._api.exec_start(self._exec_id, socket=True)
+        except docker.errors.APIError as exc:
+            raise ShellError(f"cannot start bash in the container: {exc.explanation or exc}") from exc
+        self._holder = raw  # keeps the HTTP response, and with it the connection, alive
+        self._sock = getattr(raw, "_sock", raw)  # the socket under docker-py's SocketIO wrapper
+        self._frames = bytearray()
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def recv(self) -> bytes | None:
+        chunk = self._sock.recv(1 << 16)
+        if not chunk:
+            return None
+        buf = self._frames
+        buf += chunk
+        out = bytearray()
+        while len(buf) >= 8:
+            size = int.from_bytes(buf[4:8], "big")
+            if len(buf) < 8 + size:
+                break
+            out += buf[8:8 + size]
+            del buf[:8 + size]
+        return bytes(out)
+
+    def exit_code(self) -> int | None:
+        import docker.errors
+
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                info = self._api.exec_inspect(self._exec_id)
+            except docker.errors.APIError:  # the container is gone
+                return None
+            if not info.get("Running") or time.monotonic() > deadline:
+                return info.get("ExitCode")
+            time.sleep(0.02)
+
+    def helper(self, argv: list[str]) -> str:
+        exec_id = self._api.exec_create(self._container_id, argv, stdout=True, stderr=True)["Id"]
+        return self._api.exec_start(exec_id).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        for close in (self._sock.close, getattr(self._holder, "close", None)):
+            try:
+                if close is not None:
+                    close()
+            except OSError:
+                pass
+
+
+class _Capture:
+    """One command's output as it streams in: bounded (head and tail kept), searched for the sentinel.
+
+    Bytes stay in `buf` while a sentinel might start in them (at or after `scan`); beyond
+    `tail_limit`, earlier bytes move to `head` (up to `head_limit`), and what does not fit
+    there is only counted in `cut`.
+    """
+
+    def __init__(self, limit: int, initial: bytes = b""):
+        self.head_limit = limit // 2
+        self.tail_limit = limit - self.head_limit
+        self.head = bytearray()
+        self.buf = bytearray(initial)
+        self.cut = 0
+        self.scan = 0
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    def settle(self, scanned_to: int) -> None:
+        """No sentinel starts before `scanned_to`: bytes before it may leave `buf`."""
+        self.scan = max(self.scan, scanned_to)
+        excess = self.scan - self.tail_limit  # bytes from `scan` on may be the sentinel: not counted
+        if excess <= 0:
+            return
+        kept = min(max(0, self.head_limit - len(self.head)), excess)
+        self.head += self.buf[:kept]
+        self.cut += excess - kept
+        del self.buf[:excess]
+        self.scan -= excess
+
+    def output(self, end: int) -> bytes:
+        body = bytes(self.buf[:end])
+        if not self.cut:
+            return bytes(self.head) + body
+        return bytes(self.head) + f"\n[... {self.cut} bytes of output cut ...]\n".encode() + body
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    kind: str  # "done" (sentinel seen) | "eof" (the shell ended) | "timeout"
+    exit_code: int = 0
+    output: bytes = b""
+
+
+class ShellSession:
+    """One bash process, many commands (see the module docstring). Not thread-safe, except close()."""
+
+    def __init__(
+        self,
+        start: Callable[[str], _Transport],
+        workdir: str,
+        env_vars: dict[str, str] | None = None,
+        *,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        start_timeout: float = 60.0,
+        kill_rounds: int = 20,
+    ):
+        for name in env_vars or {}:
+            if not _NAME.match(name):
+                raise UserError(f"shell environment variable name {name!r} is not a valid identifier")
+        self.workdir = workdir
+        self.max_output_bytes = max(1024, max_output_bytes)
+        self.restarts = 0  # fresh shells started after the first (exit, kill, unrecoverable timeout)
+        self._start_transport = start
+        self._env_vars = {**NON_INTERACTIVE_ENV, **(env_vars or {})}
+        self._start_timeout = start_timeout
+        self._kill_rounds = kill_rounds
+        self._marker_halves = ("__EHSH_", secrets.token_hex(12))
+        self._needle = b"\n" + "".join(self._marker_halves).encode() + b" "
+        self._transport: _Transport | None = None
+        self._pid = 0
+        self._seq = 0
+        self._leftover = b""
+        self._closed = False
+        self._start()
+
+    # ---- public --------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        """The shell's process id (as the container sees it, for Docker)."""
+        return self._pid
+
+    def run(self, command: str, timeout: float | None = 60.0) -> ExecResult:
+        """Run `command` in the session's bash, stdin from /dev/null, stderr merged into stdout.
+
+        `timeout` (seconds; None: no limit) kills what the command started and returns
+        timed_out=True, exit code 124 and the output so far; the session stays usable.
+        """
+        if self._closed:
+            raise ShellError("the shell session is closed")
+        if "\0" in command:
+            raise ValueError("a shell command cannot contain a NUL character")
+        started = time.monotonic()
+        self._ensure_alive()
+        self._seq += 1
+        seq = self._seq
+        body = command.encode("utf-8", "surrogateescape")
+        line = (
+            f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; "
+            f'builtin eval "$__eh_cmd" </dev/null; __eh_done {seq}\n'
+        ).encode() + body
+        capture = _Capture(self.max_output_bytes, self._take_leftover())
+        sent_us = time.time_ns() // 1000  # wall clock: the kill script compares it with /proc start times
+        try:
+            self._transport.send(line)
+        except OSError:  # it died between commands (a background job killed it): once more, fresh
+            self._drop(kill="gone")
+            self._ensure_alive()
+            sent_us = time.time_ns() // 1000
+            self._transport.send(line)
+        outcome = self._wait(capture, {seq}, math.inf if timeout is None else started + max(0.0, timeout))
+        if outcome.kind == "timeout":
+            outcome = self._interrupt(capture, seq, sent_us)
+            return self._result(TIMEOUT_EXIT_CODE, outcome.output, started, timed_out=True)
+        return self._result(outcome.exit_code, outcome.output, started)
+
+    def close(self) -> None:
+        """Kill the shell and everything it started; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._drop(kill="all")
+
+    def __enter__(self) -> ShellSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ---- the shell's life ------------------------------------------------------------------
+    def _start(self) -> None:
+        self._pid = 0  # unknown until the new shell says it
+        transport = self._start_transport(self.workdir)
+        first, second = self._marker_halves
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self._env_vars.items())
+        setup = (
+            "exec 2>&1\n"
+            f"export {exports}\n"
+            "trap 'break 1000 2>/dev/null; return 124 2>/dev/null' USR1\n"
+            f"__eh_done() {{ local __eh_rc=$?; builtin printf '\\n%s%s %s %d\\n' {first} {second} \"$1\" \"$__eh_rc\"; }}\n"
+            "trap '__eh_done exit' EXIT\n"  # says at once that `exit` ended the shell
+            "echo $$; __eh_done 0\n"
+        )
+        self._transport, self._seq, self._leftover = transport, 0, b""
+        try:
+            transport.send(setup.encode())
+            outcome = self._wait(_Capture(self.max_output_bytes), {0}, time.monotonic() + self._start_timeout)
+        except OSError as exc:
+            outcome = _Outcome("eof", -1, str(exc).encode())
+        if outcome.kind != "done":
+            text = outcome.output.decode("utf-8", errors="replace").strip()
+            self._drop(kill="all" if outcome.kind == "timeout" else None)
+            raise ShellError(f"bash did not start ({outcome.kind}, exit code {outcome.exit_code}): {text[-500:]}")
+        self._pid = int(outcome.output.split()[-1])
+
+    def _ensure_alive(self) -> None:
+        if self._transport is not None:
+            self._drain()
+        if self._transport is None:
+            self._start()
+            self.restarts += 1
+
+    def _drain(self) -> None:
+        """Keep output that came between commands (background jobs); notice a shell that died."""
+        while select.select([self._transport], [], [], 0)[0]:
+            data = self._transport.recv()
+            if data is None or self._needle + b"exit " in self._leftover[-len(self._needle) - 16:] + data:
+                self._drop(kill="gone")  # ended (its EXIT trap spoke), or is ending
+                return
+            self._leftover = (self._leftover + data)[-self.max_output_bytes:]
+
+    def _take_leftover(self) -> bytes:
+        data, self._leftover = self._leftover, b""
+        return data
+
+    def _drop(self, kill: str | None = None) -> None:
+        """Forget the current shell (the next command starts a fresh one); `kill`: a KILL_SCRIPT mode
+        for what it leaves behind ("all" with the shell, "gone" when the shell has exited)."""
+        transport, self._transport = self._transport, None
+        if transport is None:
+            return
+        if kill and self._pid:
+            try:
+                transport.helper(["bash", "-c", KILL_SCRIPT, "eh-kill", str(self._pid), "0", kill])
+            except Exception:  # the container may be gone: closing below ends what is left
+                pass
+        transport.close()
+
+    # ---- reading -------------------------------------------------------------------------
+    def _wait(self, capture: _Capture, wanted: set[int], deadline: float) -> _Outcome:
+        """Read until a sentinel whose seq is in `wanted`, the end of the stream, or `deadline`."""
+        transport = self._transport
+        while True:
+            found = self._find_sentinel(capture, wanted)
+            if found is not None:
+                return self._ended(found) if found.kind == "eof" else found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _Outcome("timeout", output=capture.output(len(capture.buf)))
+            try:
+                ready = select.select([transport], [], [], None if remaining == math.inf else remaining)[0]
+            except (OSError, ValueError) as exc:  # closed under us (close() from another thread)
+                raise ShellError(f"the shell session was closed: {exc}") from exc
+            if not ready:
+                continue
+            data = transport.recv()
+            if data is None:
+                return self._ended(_Outcome("eof", -1, capture.output(len(capture.buf))), announced=False)
+            capture.feed(data)
+
+    def _ended(self, outcome: _Outcome, announced: bool = True) -> _Outcome:
+        """The shell is exiting: end its background jobs (out of reach from now on), take its exit code.
+
+        `announced`: its EXIT trap printed a sentinel; the stream then stays open while
+        background jobs hold it (Docker waits for them), so they are killed first.
+        """
+        transport = self._transport
+        try:
+            if self._pid:
+                transport.helper(["bash", "-c", KILL_SCRIPT, "eh-kill", str(self._pid), "0", "gone"])
+        except Exception:  # the container may be gone
+            pass
+        if announced:
+            deadline = time.monotonic() + 5
+            while (remaining := deadline - time.monotonic()) > 0:
+                if select.select([transport], [], [], remaining)[0] and transport.recv() is None:
+                    break
+        code = transport.exit_code()
+        self._drop()
+        # An EXIT trap sees the status of the last command, not the signal that ends bash: prefer the real one.
+        return _Outcome("eof", outcome.exit_code if code is None else code, outcome.output)
+
+    def _find_sentinel(self, capture: _Capture, wanted: set[int]) -> _Outcome | None:
+        buf, needle = capture.buf, self._needle
+        while True:
+            at = buf.find(needle, capture.scan)
+            if at < 0:
+                capture.settle(max(0, len(buf) - len(needle) + 1))
+                return None
+            capture.settle(at)
+            at = capture.scan
+            end = buf.find(b"\n", at + len(needle))
+            if end < 0:
+                return None  # the rest of the sentinel line is still on its way
+            fields = bytes(buf[at + len(needle):end]).decode(errors="replace").split()
+            seq, code = (fields[0], int(fields[1])) if len(fields) == 2 else ("", 0)
+            if seq == "exit":  # the shell is ending (`exit`): its stream may stay open while jobs hold it
+                return _Outcome("eof", code, capture.output(at))
+            if seq.isdigit() and int(seq) in wanted:
+                self._leftover = bytes(buf[end + 1:])
+                return _Outcome("done", code, capture.output(at))
+            del buf[at:end + 1]  # the sentinel of a command given up on: not output
+
+    # ---- timeouts --------------------------------------------------------------------------
+    def _interrupt(self, capture: _Capture, seq: int, sent_us: int) -> _Outcome:
+        """Kill what command `seq` started until the shell reads input again; else replace the shell."""
+        self._seq += 1
+        sync = self._seq
+        try:  # queued behind the command: answers as soon as the shell reads input again
+            self._transport.send(f"__eh_done {sync}\n".encode())
+        except OSError:
+            pass
+        kill = ["bash", "-c", KILL_SCRIPT, "eh-kill", str(self._pid), str(sent_us), "int"]
+        for _ in range(self._kill_rounds):
+            try:
+                self._transport.helper(kill)
+            except Exception:  # the container went away: nothing left to wait for
+                break
+            outcome = self._wait(capture, {seq, sync}, time.monotonic() + 0.1)
+            if outcome.kind != "timeout":
+                return outcome
+        output = capture.output(len(capture.buf))
+        self._drop(kill="all")
+        note = f"\n[the shell did not recover from the timeout; the next command starts a new one in {self.workdir}]\n"
+        return _Outcome("timeout", TIMEOUT_EXIT_CODE, output + note.encode())
+
+    def _result(self, code: int, output: bytes, started: float, timed_out: bool = False) -> ExecResult:
+        return ExecResult(
+            exit_code=code,
+            output=output.decode("utf-8", errors="replace"),
+            timed_out=timed_out,
+            seconds=time.monotonic() - started,
+        )
+
+
+def open_shell(
+    env,
+    *,
+    workdir: str | None = None,
+    env_vars: dict[str, str] | None = None,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+) -> ShellSession:
+    """A shell session in `env` (a DockerEnvironment or a LocalEnvironment), started now."""
+    from evalharness.containers import DockerEnvironment
+
+    if isinstance(env, DockerEnvironment):
+        container = env.container
+
+        def start(cwd: str) -> _Transport:
+            return _DockerTransport(container, cwd)
+
+    elif isinstance(env, LocalEnvironment):
+        environ = dict(env._env)  # the folder's environment, the one its exec() uses
+
+        def start(cwd: str) -> _Transport:
+            return _LocalTransport(cwd, environ)
+
+    else:
+        raise TypeError(f"no shell session for environment type {type(env).__name__}")
+    return ShellSession(start, workdir or env.workdir, env_vars, max_output_bytes=max_output_bytes)
