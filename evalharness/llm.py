@@ -1,13 +1,27 @@
 """A chat-completions client for OpenAI-compatible endpoints (hosted or locally served).
 
-The data types at the seam between the model and the agent are defined here; the client
-itself (retries, backoff, Retry-After, cost) is being written.
+The `openai` SDK does the HTTP; this module does the retrying itself (the SDK's retries are
+off) so that every wait is bounded by one budget, honours the server's Retry-After, and is
+counted in the trajectory. Persistent failures become `LLMError` with a one-line reason, so
+one instance ends with `agent_error` and the run goes on.
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+if TYPE_CHECKING:
+    from evalharness.models import ModelConfig
 
 
 @dataclass
@@ -43,3 +57,218 @@ class LLMError(Exception):
 
 class ContextOverflowError(LLMError):
     """The server says the prompt does not fit the model's context window."""
+
+
+# Retried: rate limits, request timeout / conflict reported by the server, server errors.
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+# How servers word "the prompt does not fit" (vLLM, OpenAI, SGLang, DashScope), lower case.
+_OVERFLOW_PHRASES = (
+    "maximum context length",
+    "context_length_exceeded",
+    "context length",
+    "prompt is too long",
+    "too many tokens",
+    "range of input length",
+    "input is too long",
+    "exceeds the model's",
+)
+
+
+class LLMClient:
+    """One model endpoint. `complete` is thread-safe: workers share one client."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        api_key: str,
+        *,
+        max_attempts: int = 8,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        retry_budget: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        limiter: Any = None,
+    ):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.config = config
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_budget = retry_budget
+        self._sleep = sleep
+        self._rng = rng
+        self._limiter = limiter
+        self._params = config.request_params()
+        self._client = openai.OpenAI(
+            base_url=config.base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=config.request_timeout,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def complete(self, messages: list[dict], tools: list[dict] | None = None) -> Completion:
+        """One chat completion, retried on transient failures; raises LLMError when it gives up."""
+        kwargs: dict[str, Any] = {"messages": messages, **self._params}
+        if tools:
+            kwargs["tools"] = tools
+        start = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._limiter.slot() if self._limiter is not None else nullcontext():
+                    response = self._client.chat.completions.create(**kwargs)
+                break
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                message = _error_message(exc)
+                if _is_context_overflow(exc, message):
+                    raise ContextOverflowError(f"context overflow (HTTP {status}): {message}") from None
+                if status == 401:
+                    raise LLMError(
+                        f"HTTP 401: the API key was rejected by {self.config.base_url}"
+                        f"{f' (check {self.config.api_key_env})' if self.config.api_key_env else ''}: {message}"
+                    ) from None
+                if not _is_retryable(status, exc.response.headers):
+                    raise LLMError(f"HTTP {status}: {message}") from None
+                what, wait_at_least = f"HTTP {status}", retry_after(exc.response.headers)
+            except openai.APITimeoutError:
+                what, message, wait_at_least = "timeout", f"no answer within {self.config.request_timeout:g}s", None
+            except openai.APIConnectionError as exc:
+                cause = exc.__cause__ or exc.__context__
+                what, wait_at_least = "connection error", None
+                message = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+            except openai.APIResponseValidationError as exc:
+                raise LLMError(f"invalid response from {self.config.base_url}: {exc}") from None
+
+            if attempt >= self.max_attempts:
+                raise LLMError(f"{what} after {attempt} attempts: {message}")
+            delay = self._delay(attempt, wait_at_least)
+            spent = time.monotonic() - start
+            if spent + delay > self.retry_budget:
+                asked = f"; the server asked to wait {wait_at_least:g}s" if wait_at_least else ""
+                raise LLMError(
+                    f"{what} after {attempt} attempts (retry budget of {self.retry_budget:g}s spent{asked}): {message}"
+                )
+            self._sleep(delay)
+        return self._completion(response, seconds=time.monotonic() - start, retries=attempt - 1)
+
+    def _delay(self, attempt: int, wait_at_least: float | None) -> float:
+        """Exponential backoff with full jitter; never shorter than the server asked."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        delay = self._rng() * ceiling
+        if wait_at_least is not None:
+            delay = max(delay, wait_at_least)
+        return delay
+
+    def _completion(self, response: Any, *, seconds: float, retries: int) -> Completion:
+        if not response.choices:
+            raise LLMError(f"the server at {self.config.base_url} returned no choices")
+        choice = response.choices[0]
+        message = choice.message
+        calls = [_tool_call(tc) for tc in (message.tool_calls or [])]
+        usage = response.usage
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
+        return Completion(
+            content=message.content or "",
+            tool_calls=calls,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=self.config.cost(prompt_tokens, completion_tokens),
+            seconds=seconds,
+            retries=retries,
+            finish_reason=choice.finish_reason or "",
+        )
+
+
+def _tool_call(tc: Any) -> ToolCall:
+    """A native tool call; arguments decoded from JSON, kept raw (arguments=None) if malformed."""
+    function = getattr(tc, "function", None)
+    if function is None:  # a "custom" (free-text) tool call: nothing to decode
+        custom = getattr(tc, "custom", None)
+        return ToolCall(
+            name=getattr(custom, "name", "") or "",
+            arguments=None,
+            id=tc.id or "",
+            raw_arguments=getattr(custom, "input", "") or "",
+        )
+    raw = function.arguments or ""
+    arguments: dict[str, Any] | None
+    if not raw.strip():
+        arguments = {}  # some servers send "" for a call without parameters
+    else:
+        try:
+            decoded = json.loads(raw)
+        except json.JSONDecodeError:
+            decoded = None
+        arguments = decoded if isinstance(decoded, dict) else None
+    return ToolCall(name=function.name or "", arguments=arguments, id=tc.id or "", raw_arguments=raw)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked to wait: `retry-after-ms`, or `retry-after` as seconds or an
+    HTTP date; None when absent or unreadable."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms) / 1000
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    text = headers.get("retry-after")
+    if text is None:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _is_retryable(status: int, headers: Mapping[str, str]) -> bool:
+    should = (headers.get("x-should-retry") or "").lower()
+    if should == "false":  # the server says a retry cannot help (OpenAI's convention)
+        return False
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def _is_context_overflow(exc: openai.APIStatusError, message: str) -> bool:
+    if exc.status_code not in (400, 413):
+        return False
+    if exc.code == "context_length_exceeded":
+        return True
+    text = message.lower()
+    return any(phrase in text for phrase in _OVERFLOW_PHRASES)
+
+
+def _error_message(exc: openai.APIStatusError, limit: int = 500) -> str:
+    """The server's own words: error.message from a JSON body, else the raw text."""
+    body = exc.body
+    text = ""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            text = str(err.get("message") or err.get("detail") or "")
+        elif isinstance(err, str):
+            text = err
+        if not text:
+            text = str(body.get("message") or body.get("detail") or "")
+    elif isinstance(body, str):
+        text = body
+    if not text:
+        text = exc.response.text if exc.response is not None else exc.message
+    text = " ".join(str(text).split())
+    return text[:limit] + ("..." if len(text) > limit else "")
