@@ -1,0 +1,193 @@
+"""Reading run folders (reports/<run_id>/) for reports and comparisons.
+
+A finished run is its `results.parquet`. A run still being written has per-instance
+records newer than the Parquet (or no Parquet yet): it is read from those records and
+marked in progress, never treated as an error. Trajectories are read per instance on
+demand, tolerating lines and event types this code does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evalharness.errors import UserError
+from evalharness.results import InstanceRecord, ResultStore, safe_name
+
+log = logging.getLogger(__name__)
+
+COMPLETE, IN_PROGRESS, INCOMPLETE = "complete", "in progress", "incomplete"
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    run_id: str
+    dataset: str
+    agent: str
+    model: str = ""
+    workers: int = 1
+    instances: int = 0  # how many the run set out to do
+    harness_version: str = ""
+    created_at: str = ""
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the agent's model and limits
+
+    @property
+    def system(self) -> tuple[str, str, str]:
+        """Runs of the same (model, agent, dataset) given together are attempts of one system."""
+        return (self.model, self.agent, self.dataset)
+
+
+@dataclass
+class RunData:
+    path: Path
+    meta: RunMeta
+    records: list[InstanceRecord]  # sorted by instance_id
+    state: str = COMPLETE  # COMPLETE | IN_PROGRESS | INCOMPLETE
+    by_id: dict[str, InstanceRecord] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.records = sorted(self.records, key=lambda r: r.instance_id)
+        self.by_id = {r.instance_id: r for r in self.records}
+
+    @property
+    def label(self) -> str:
+        return self.meta.model or self.meta.agent
+
+    @property
+    def planned(self) -> int:
+        return max(self.meta.instances, len(self.records))
+
+    def logs_dir(self, instance_id: str) -> Path:
+        return self.path / "logs" / safe_name(instance_id)
+
+
+def load_run(path: Path) -> RunData:
+    """One run folder; a folder that is not a run is a UserError naming it."""
+    path = Path(path)
+    meta_path = path / "run.json"
+    if not meta_path.is_file():
+        raise UserError(f"{path}: not a run folder (no run.json)")
+    meta = _read_meta(meta_path)
+    parquet = path / "results.parquet"
+    store = ResultStore(path)
+    record_files = list(store.records_dir.glob("*.json")) if store.records_dir.is_dir() else []
+    if parquet.is_file():
+        stamp = parquet.stat().st_mtime
+        stale = any(p.stat().st_mtime > stamp for p in record_files)
+    else:
+        stale = True
+    if stale:
+        records = list(store.load().values())
+        state = IN_PROGRESS
+    else:
+        records = read_parquet_records(parquet)
+        state = COMPLETE if len(records) >= meta.instances else INCOMPLETE
+    return RunData(path=path, meta=meta, records=records, state=state)
+
+
+def expand_run_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Run folders as given; a folder of run folders (e.g. reports/) stands for its runs."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "run.json").is_file():
+            out.append(path)
+        elif path.is_dir():
+            children = sorted(p for p in path.iterdir() if (p / "run.json").is_file())
+            if not children:
+                raise UserError(f"{path}: neither a run folder (no run.json) nor a folder of runs")
+            out.extend(children)
+        else:
+            raise UserError(f"no run at {path}")
+    return out
+
+
+def read_parquet_records(path: Path) -> list[InstanceRecord]:
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise UserError(f"{path}: unreadable results file ({exc})") from None
+    return [record_from_row(row) for row in rows]
+
+
+def record_from_row(row: dict[str, Any]) -> InstanceRecord:
+    """An InstanceRecord from a row of any harness version: unknown columns dropped, nulls defaulted."""
+    values: dict[str, Any] = {}
+    for f in fields(InstanceRecord):
+        value = row.get(f.name)
+        if value is None:
+            value = f.default if f.default is not MISSING else (False if f.name == "resolved" else "")
+        values[f.name] = value
+    return InstanceRecord(**values)
+
+
+def read_trajectory(run: RunData, instance_id: str) -> list[dict[str, Any]]:
+    """The agent's events for one instance; [] when there is none, bad lines skipped."""
+    path = run.logs_dir(instance_id) / "trajectory.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    events = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def load_problem_statements(dataset: str, cache: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """instance_id -> problem statement, when the run's dataset can be read here without a network.
+
+    Only `builtin` and local files are tried (a Hugging Face name would mean a download);
+    anything that fails gives {} and the pages say the statement is unavailable.
+    """
+    if cache is not None and dataset in cache:
+        return cache[dataset]
+    statements: dict[str, str] = {}
+    local = dataset == "builtin" or (bool(dataset) and Path(dataset).expanduser().exists())
+    if local:
+        from evalharness.datasets import load_tasks
+
+        try:
+            statements = {t.instance_id: t.problem_statement for t in load_tasks(dataset)}
+        except Exception as exc:  # a report must render even when the dataset moved or broke
+            log.warning("problem statements of %s unavailable: %s", dataset, exc)
+    if cache is not None:
+        cache[dataset] = statements
+    return statements
+
+
+def _read_meta(path: Path) -> RunMeta:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable run metadata ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: run metadata is not a JSON object")
+    known = {f.name: f for f in fields(RunMeta)}
+    values = {k: v for k, v in data.items() if k in known and v is not None}
+    values.setdefault("run_id", path.parent.name)
+    values.setdefault("dataset", "")
+    values.setdefault("agent", "")
+    try:
+        values["workers"] = int(values.get("workers", 1))
+        values["instances"] = int(values.get("instances", 0))
+    except (TypeError, ValueError):
+        raise UserError(f"{path}: 'workers' and 'instances' must be whole numbers") from None
+    if not isinstance(values.get("settings", {}), dict):
+        values.pop("settings")
+    for name in ("run_id", "dataset", "agent", "model", "harness_version", "created_at"):
+        if name in values:
+            values[name] = str(values[name])
+    return RunMeta(**values)
