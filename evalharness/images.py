@@ -4,6 +4,11 @@ Every tag is derived from the content that makes the image (Dockerfile text, spe
 injected CA bundle), so asking for an image that already exists is a no-op. The base image
 is pulled from a registry when one answers; otherwise (air-gapped) it is bootstrapped from
 Debian with debootstrap and `docker import`, and the log says so.
+
+A task that names an official SWE-bench image (the Verified/Lite files carry `image`) runs
+in that image when it is present locally or can be pulled from `--namespace`; such an
+image keeps the repo at /testbed and its Python in the conda env `testbed`, so commands in
+it run through `CondaEnvironment`. Otherwise the image is built from the spec.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from typing import Callable, Sequence
 import docker
 import docker.errors
 
+from evalharness.environment import Environment, ExecResult
 from evalharness.errors import EnvBuildError
-from evalharness.repos import RepoSource, bundle_commit
+from evalharness.repos import RepoSource, bundle_commit, locate_offline
 from evalharness.specs import EnvSpec
 from evalharness.task import Task
 
@@ -47,6 +53,11 @@ DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv")
 PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
 # Kept out of every diff the harness takes (pip install -e and test runs leave them behind).
 GIT_EXCLUDES = ("*.egg-info/", "__pycache__/", "*.pyc", ".pytest_cache/", "build/", ".eggs/", "*.so")
+# The tracked-file edits of a spec's pre_install steps, re-applied by the eval script.
+PRE_INSTALL_DIFF = "/opt/evalharness/pre_install.diff"
+# Official SWE-bench images: the conda env every command must run in.
+CONDA_ACTIVATE = "source /opt/miniconda3/bin/activate && conda activate testbed"
+DEFAULT_PULL_TIMEOUT = 1800.0  # seconds without a finished pull before giving up (Verified images are GBs)
 
 
 @dataclass(frozen=True)
@@ -58,17 +69,94 @@ class BuildConfig:
     base_image: str | None = None  # override the upstream image, e.g. "python:3.11-slim"
     debian_mirror: str = "http://deb.debian.org/debian"
     max_parallel_builds: int = 2
+    # Registry namespace of official SWE-bench images ("swebench" = Docker Hub's); None: use an
+    # official image only when it is already present locally, never pull one.
+    namespace: str | None = None
+    pull_timeout: float = DEFAULT_PULL_TIMEOUT
 
     @staticmethod
     def pip_env_from(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
         return tuple((k, environ[k]) for k in PIP_BUILD_ARGS if environ.get(k))
 
 
-@dataclass
-class BuiltImage:
+@dataclass(frozen=True)
+class InstanceImage:
+    """The image an instance runs in, and whether it is an official SWE-bench one."""
+
     tag: str
-    built: bool  # False when it was already there
-    log: str = ""
+    official: bool = False  # conda env `testbed` at /opt/miniconda3; the dataset's eval_script applies
+    origin: str = "built"  # "built" (from the specs), "local" (official, already here), "pulled"
+
+
+class CondaEnvironment:
+    """An environment in an official image: each command runs with the conda env `testbed` active.
+
+    Official images keep their Python in conda; a bare `bash -c` would find the system one.
+    Anything else (workdir, write_file, attributes of the wrapped environment) passes through.
+    """
+
+    official_image = True  # the scorer runs the dataset's own eval_script here
+
+    def __init__(self, inner: Environment, activate: str = CONDA_ACTIVATE):
+        self.inner = inner
+        self.activate = activate
+        self._activated: dict[str, str] | None = None
+
+    @property
+    def workdir(self) -> str:
+        return self.inner.workdir
+
+    def exec(self, command: str, timeout: float | None = None, workdir: str | None = None) -> ExecResult:
+        prefix = (
+            f"{{ {self.activate}; }} >/dev/null 2>&1 || "
+            "{ echo 'evalharness: could not activate the conda env testbed' >&2; exit 97; }\n"
+        )
+        return self.inner.exec(prefix + command, timeout=timeout, workdir=workdir)
+
+    def write_file(self, path: str, content: str | bytes) -> None:
+        self.inner.write_file(path, content)
+
+    def open_shell(self):
+        """A persistent shell with the env active: the variables activation sets, given to every session."""
+        from evalharness.shell import open_shell
+
+        if self._activated is None:
+            plain = _environ(self.inner.exec("env -0").output)
+            active = _environ(self.inner.exec(f"{{ {self.activate}; }} >/dev/null 2>&1 && env -0").output)
+            skip = {"_", "SHLVL", "PWD", "OLDPWD"}
+            self._activated = {k: v for k, v in active.items()
+                               if k not in skip and plain.get(k) != v and re.fullmatch(r"[A-Za-z_]\w*", k)}
+        return open_shell(self.inner, env_vars=self._activated)
+
+    def __getattr__(self, name: str):
+        if name == "inner":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def _environ(text: str) -> dict[str, str]:
+    """`env -0` output as a dict."""
+    return dict(item.split("=", 1) for item in text.split("\0") if "=" in item)
+
+
+def official_image_name(task: Task, namespace: str | None) -> str | None:
+    """The official image of `task`: its `image` field, moved to `namespace` when one is given.
+
+    Without an `image` field the SWE-bench naming is used, but only when a namespace is given:
+    `<namespace>/sweb.eval.x86_64.<instance_id with "__" as "_1776_">:latest`.
+    """
+    if task.image:
+        if not namespace:
+            return task.image
+        return f"{namespace.rstrip('/')}/{task.image.rsplit('/', 1)[-1]}"
+    if not namespace:
+        return None
+    key = task.instance_id.lower().replace("__", "_1776_")
+    return f"{namespace.rstrip('/')}/sweb.eval.x86_64.{key}:latest"
+
+
+class _PullFailed(Exception):
+    pass
 
 
 @dataclass
@@ -88,14 +176,88 @@ class ImageBuilder:
         self._memos_lock = threading.Lock()
         self._build_slots = threading.Semaphore(config.max_parallel_builds)
         self._ca_bytes = config.ca_bundle.read_bytes() if config.ca_bundle else b""
+        self._official: set[str] = set()  # official images handed out, so their envs get conda
+        self._registry_timed_out = False  # after one pull timed out, official pulls are not tried again
 
     # ---- public -------------------------------------------------------------------------
+    def image_for(self, task: Task, spec: EnvSpec | None, log_sink: Callable[[str], None] | None = None) -> InstanceImage:
+        """The official image of `task` when it is here or can be pulled, else one built from `spec`.
+
+        `spec` may be None when the task names an official image; if that image can't be had
+        either, EnvBuildError says why for both.
+        """
+        sink = log_sink or (lambda line: None)
+        official = official_image_name(task, self.config.namespace)
+        why_not = ""
+        if official:
+            if self._exists(official):
+                sink(f"using the official image {official} (present locally)")
+                return self._official_image(official, "local")
+            if not self.config.namespace:
+                why_not = f"the official image {official} is not present locally (pull it with --namespace)"
+            elif not self.config.pull:
+                why_not = f"the official image {official} is not present locally and --no-pull is set"
+            elif self._registry_timed_out:
+                why_not = f"the registry timed out earlier in this run; not pulling {official}"
+            else:
+                try:
+                    self._pull(official)
+                    sink(f"pulled the official image {official}")
+                    return self._official_image(official, "pulled")
+                except _PullFailed as exc:
+                    why_not = f"could not pull the official image {official}: {exc}"
+            sink(why_not)
+        if spec is None:
+            raise EnvBuildError(
+                f"no environment spec for {task.repo} {task.version} (add one with --specs FILE)"
+                + (f", and {why_not}" if why_not else "")
+            )
+        if why_not:
+            sink("building the image from the specs instead")
+        return InstanceImage(self.instance_image(task, spec, sink), official=False, origin="built")
+
+    def is_official(self, tag: str) -> bool:
+        return tag in self._official
+
+    def environment(self, tag: str, env: Environment) -> Environment:
+        """`env` (a container of `tag`) as agents and scorers must use it."""
+        return CondaEnvironment(env) if self.is_official(tag) else env
+
+    def existing_image(self, task: Task, spec: EnvSpec | None) -> tuple[str, str | None] | None:
+        """(image, the env image it is built on, or None if official) when present locally; builds nothing."""
+        official = official_image_name(task, self.config.namespace)
+        if official and self._exists(official):
+            return official, None
+        if spec is not None and self._exists(self._instance_tag(task, spec)):
+            return self._instance_tag(task, spec), self._env_tag(spec)
+        return None
+
+    def offline_problem(self, task: Task, spec: EnvSpec | None) -> str | None:
+        """Why `task`'s image can't be had here without a container registry or GitHub; None if it can.
+
+        Offline means: no registry, no GitHub. PyPI and a Debian mirror (or proxies of them)
+        are still needed to build an image that is not cached yet.
+        """
+        official = official_image_name(task, self.config.namespace)
+        if official and self._exists(official):
+            return None
+        if spec is None:
+            return f"no environment spec for {task.repo} {task.version}"
+        if self._exists(self._instance_tag(task, spec)):
+            return None
+        problem = self._offline_python_problem(spec.python)
+        if problem:
+            return problem
+        if not locate_offline(self.repo_sources, task.repo, task.base_commit):
+            return f"no local copy of {task.repo} at its base commit (GitHub is unreachable offline; pass --repo-mirror DIR)"
+        return None
+
     def instance_image(self, task: Task, spec: EnvSpec, log_sink: Callable[[str], None] | None = None) -> str:
         """Ensure base, env and instance images for `task`; return the instance tag."""
         sink = log_sink or (lambda line: None)
         env_tag = self.env_image(spec, sink)
         dockerfile = self._instance_dockerfile(env_tag, task, spec)
-        tag = f"evalharness-instance:{_slug(task.instance_id)}-{_hash(dockerfile)[:12]}"
+        tag = self._instance_tag(task, spec)
 
         def build() -> str:
             with tempfile.TemporaryDirectory(prefix="evalharness-ctx-") as tmp:
@@ -107,20 +269,32 @@ class ImageBuilder:
     def env_image(self, spec: EnvSpec, sink: Callable[[str], None]) -> str:
         base_tag = self.base_image(spec.python, sink)
         dockerfile = self._env_dockerfile(base_tag, spec)
-        tag = f"evalharness-env:py{spec.python}-{_hash(dockerfile)[:12]}"
+        tag = self._env_tag(spec)
         return self._ensure(tag, lambda: self._build(tag, dockerfile, {}, sink, "env"), sink)
 
     def base_image(self, python: str, sink: Callable[[str], None]) -> str:
-        key = _hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "")
-        tag = f"evalharness-base:py{python}-{key[:12]}"
+        tag = self._base_tag(python)
 
         def build() -> str:
             upstream, debian_python = self._upstream_for(python, sink)
-            dockerfile = self._base_dockerfile(upstream, debian_python)
+            dockerfile = self._base_dockerfile(upstream, debian_python, python)
             files = {"ca-bundle.crt": self._ca_bytes} if self._ca_bytes else {}
             return self._build(tag, dockerfile, files, sink, "base")
 
         return self._ensure(tag, build, sink)
+
+    # ---- tags (pure: computing one never builds or pulls) -------------------------------
+    def _base_tag(self, python: str) -> str:
+        key = _hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "")
+        return f"evalharness-base:py{python}-{key[:12]}"
+
+    def _env_tag(self, spec: EnvSpec) -> str:
+        dockerfile = self._env_dockerfile(self._base_tag(spec.python), spec)
+        return f"evalharness-env:py{spec.python}-{_hash(dockerfile)[:12]}"
+
+    def _instance_tag(self, task: Task, spec: EnvSpec) -> str:
+        dockerfile = self._instance_dockerfile(self._env_tag(spec), task, spec)
+        return f"evalharness-instance:{_slug(task.instance_id)}-{_hash(dockerfile)[:12]}"
 
     # ---- layers -------------------------------------------------------------------------
     def _upstream_for(self, python: str, sink: Callable[[str], None]) -> tuple[str, bool]:
@@ -130,19 +304,61 @@ class ImageBuilder:
             return wanted, False
         if self.config.pull:
             try:
-                repo, _, tag = wanted.partition(":")
-                self.client.images.pull(repo, tag=tag or "latest")
+                self._pull(wanted)
                 sink(f"pulled {wanted}")
                 return wanted, False
-            except docker.errors.APIError as exc:
-                sink(f"could not pull {wanted}: {_short(exc)}")
+            except _PullFailed as exc:
+                sink(f"could not pull {wanted}: {exc}")
+        if self.config.base_image:
+            raise EnvBuildError(f"--base-image {wanted} is not present locally and could not be pulled")
         suite = DEBIAN_SUITE_FOR_PYTHON.get(python)
         if suite is None:
-            raise EnvBuildError(
-                f"Python {python} needs the image {wanted} from a registry; offline, only Python "
-                f"{', '.join(sorted(DEBIAN_SUITE_FOR_PYTHON))} can be bootstrapped from Debian"
-            )
+            raise EnvBuildError(_no_suite_message(python))
         return self.os_image(suite, sink), True
+
+    def _offline_python_problem(self, python: str) -> str | None:
+        if self._exists(self._base_tag(python)):
+            return None
+        wanted = self.config.base_image or f"python:{python}-slim"
+        if self._exists(wanted):
+            return None
+        if self.config.base_image:
+            return f"--base-image {wanted} is not present locally"
+        suite = DEBIAN_SUITE_FOR_PYTHON.get(python)
+        if suite is None:
+            return _no_suite_message(python)
+        if self._exists(f"evalharness-os:{suite}"):
+            return None
+        if shutil.which("debootstrap") is None:
+            return f"Python {python} comes from Debian {suite}, but debootstrap is not installed"
+        if os.geteuid() != 0:
+            return f"Python {python} comes from Debian {suite}, but debootstrap needs root"
+        return None
+
+    def _pull(self, name: str) -> None:
+        """`docker pull` with a time limit (docker-py waits forever on a stalled registry)."""
+        repo, tag = split_image_name(name)
+        failure: list[BaseException] = []
+
+        def pull() -> None:
+            try:
+                self.client.images.pull(repo, tag=tag)
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+
+        worker = threading.Thread(target=pull, name=f"pull {name}", daemon=True)
+        worker.start()
+        worker.join(self.config.pull_timeout)
+        if worker.is_alive():
+            self._registry_timed_out = True
+            raise _PullFailed(f"no answer within {self.config.pull_timeout:.0f}s")
+        if failure:
+            raise _PullFailed(_short(failure[0]))
+
+    def _official_image(self, tag: str, origin: str) -> InstanceImage:
+        with self._memos_lock:
+            self._official.add(tag)
+        return InstanceImage(tag, official=True, origin=origin)
 
     def os_image(self, suite: str, sink: Callable[[str], None]) -> str:
         """A minimal Debian root filesystem as an image: pulled, else debootstrapped locally."""
@@ -152,12 +368,12 @@ class ImageBuilder:
             upstream = f"debian:{suite}-slim"
             if self.config.pull:
                 try:
-                    self.client.images.pull("debian", tag=f"{suite}-slim")
+                    self._pull(upstream)
                     self.client.images.get(upstream).tag("evalharness-os", suite)
                     sink(f"pulled {upstream} as {tag}")
                     return tag
-                except docker.errors.APIError as exc:
-                    sink(f"could not pull {upstream}: {_short(exc)}")
+                except (_PullFailed, docker.errors.APIError) as exc:
+                    sink(f"could not pull {upstream}: {exc}")
             msg = f"no registry answered: bootstrapping {tag} from Debian {suite} with debootstrap"
             log.warning(msg)
             sink(msg)
@@ -166,7 +382,7 @@ class ImageBuilder:
 
         return self._ensure(tag, build, sink)
 
-    def _base_dockerfile(self, upstream: str, debian_python: bool) -> str:
+    def _base_dockerfile(self, upstream: str, debian_python: bool, version: str = "") -> str:
         packages = BASE_PACKAGES + (DEBIAN_PYTHON_PACKAGES if debian_python else ())
         python = "/usr/bin/python3" if debian_python else "python3"
         lines = [
@@ -187,6 +403,7 @@ class ImageBuilder:
             "RUN git config --system user.name evalharness && "
             "git config --system user.email evalharness@localhost && "
             "git config --system --add safe.directory '*' && git config --system advice.detachedHead false",
+            *([_python_version_check(python, version)] if version else []),
             f"RUN {python} -m venv {VENV}",
             f"ENV PATH={VENV}/bin:$PATH VIRTUAL_ENV={VENV} PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1",
         ]
@@ -215,7 +432,7 @@ class ImageBuilder:
             f"LABEL {LABEL}=1 {LABEL}.layer=repo-stage",  # so the stage image can be found and pruned
             "COPY repo.bundle /tmp/repo.bundle",
             f"RUN git init -q {WORKDIR} && cd {WORKDIR} && "
-            f"git fetch -q /tmp/repo.bundle refs/evalharness/{commit} && "
+            f"git fetch -q /tmp/repo.bundle refs/evalharness/{commit} '+refs/tags/*:refs/tags/*' && "
             f"git update-ref refs/heads/main {commit} && git symbolic-ref HEAD refs/heads/main && "
             f"git reset -q --hard && rm -f .git/FETCH_HEAD && "
             f"printf '{excludes}\\n' >> .git/info/exclude && git gc -q --prune=now",
@@ -224,9 +441,22 @@ class ImageBuilder:
             f"WORKDIR {WORKDIR}",
         ]
         lines += [f"ARG {k}" for k in PIP_BUILD_ARGS]
+        for command in spec.pre_install:
+            lines.append(f"RUN {command}")
+        if spec.pre_install:
+            # pre_install may edit tracked files (pytest 6.3 fixes a typo in setup.cfg so that
+            # setuptools accepts it). The install needs the edit; an agent must see the tree as
+            # it is at base_commit, or its diff would carry the edit. So the edit is kept as a
+            # diff, undone after the install, and re-applied by the eval script before tests.
+            lines.append(f"RUN mkdir -p {PRE_INSTALL_DIFF.rsplit('/', 1)[0]} && git diff --binary > {PRE_INSTALL_DIFF}")
         for command in spec.install:
             lines.append(f"RUN {command}")
-        # The instance must start clean: an install that dirties the tree is a spec bug.
+        if spec.pre_install:
+            lines.append(
+                f"RUN git diff --binary | cmp -s - {PRE_INSTALL_DIFF} || (echo 'install changed tracked files:'; "
+                f"git diff --stat; exit 1) && git checkout -q -- ."
+            )
+        # The instance must start clean: an install step that edits the tree is a spec bug.
         lines.append("RUN test -z \"$(git status --porcelain)\" || (git status --porcelain; exit 1)")
         return "\n".join(lines) + "\n"
 
@@ -284,7 +514,34 @@ class ImageBuilder:
         return tag
 
 
-_BASE_RECIPE_VERSION = "1"
+_BASE_RECIPE_VERSION = "2"
+
+
+def _python_version_check(python: str, version: str) -> str:
+    """A RUN line failing the build when `python` is not `version` (a wrong suite mapping)."""
+    code = (
+        "import sys; v = '%d.%d' % sys.version_info[:2]; "
+        f"sys.exit(0 if v == '{version}' else 'this base ships Python ' + v + ', not {version}')"
+    )
+    return f'RUN {python} -c "{code}"'
+
+
+def _no_suite_message(python: str) -> str:
+    by_version = sorted(DEBIAN_SUITE_FOR_PYTHON.items(), key=lambda item: tuple(map(int, item[0].split("."))))
+    shipped = ", ".join(f"{v} ({s})" for v, s in by_version)
+    return (
+        f"Python {python} can't be built offline: no Debian suite ships it (offline: {shipped}); "
+        f"load python:{python}-slim into Docker, make a registry reachable, or pass --base-image"
+    )
+
+
+def split_image_name(name: str) -> tuple[str, str]:
+    """("repo", "tag") of an image reference; the tag defaults to latest (a registry port is no tag)."""
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :]
+    return name, "latest"
 
 
 def bootstrap_debian(

@@ -6,6 +6,9 @@ holding that commit:
   * `MirrorRepos`   - a folder of bare mirrors (owner__name.git) for air-gapped sites;
   * `GitHubRepos`   - a bare clone from GitHub, cached.
 The bundle carries only history up to base_commit, so an agent never sees the future.
+Sources are only ever read: the ref a bundle needs is written into a throwaway overlay
+repository that borrows the source's objects (git alternates), so read-only mirrors and
+mirrors without a `config` file (as the `fetch` tool leaves them) work unchanged.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ DETERMINISTIC_GIT_ENV = {
 }
 
 
-def git(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None) -> str:
+def git(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None, input: str | None = None) -> str:
     proc = subprocess.run(
         ["git", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
+        input=input,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -61,6 +65,10 @@ class RepoSource(Protocol):
         """A local bare repository holding `commit`, or None if this source lacks the repo."""
         ...
 
+    def has_locally(self, repo: str, commit: str) -> bool:
+        """Whether `commit` is available without the network (no fetch, no build)."""
+        ...
+
 
 class BuiltinRepos:
     """The project's own small repositories, stored as source trees under tasks/repos/."""
@@ -74,6 +82,9 @@ class BuiltinRepos:
         owner, _, name = repo.partition("/")
         path = self.repos_dir / name
         return path if owner == "evalharness" and path.is_dir() else None
+
+    def has_locally(self, repo: str, commit: str) -> bool:
+        return self.source_dir(repo) is not None
 
     def git_dir(self, repo: str, commit: str) -> Path | None:
         source = self.source_dir(repo)
@@ -123,18 +134,26 @@ class MirrorRepos:
     def __init__(self, mirror_dir: Path):
         self.mirror_dir = Path(mirror_dir)
 
-    def git_dir(self, repo: str, commit: str) -> Path | None:
+    def _candidate(self, repo: str) -> Path | None:
         owner, _, name = repo.partition("/")
         for candidate in (
             self.mirror_dir / f"{owner}__{name}.git",
             self.mirror_dir / owner / f"{name}.git",
             self.mirror_dir / owner / name,
         ):
-            if candidate.exists():
-                if not has_commit(candidate, commit):
-                    raise EnvBuildError(f"mirror {candidate} lacks commit {commit} of {repo}")
+            if candidate.exists():  # a symlink to a bare repo elsewhere is fine
                 return candidate
         return None
+
+    def has_locally(self, repo: str, commit: str) -> bool:
+        candidate = self._candidate(repo)
+        return candidate is not None and has_commit(candidate, commit)
+
+    def git_dir(self, repo: str, commit: str) -> Path | None:
+        candidate = self._candidate(repo)
+        if candidate is not None and not has_commit(candidate, commit):
+            raise EnvBuildError(f"mirror {candidate} lacks commit {commit} of {repo}")
+        return candidate
 
 
 class GitHubRepos:
@@ -144,6 +163,10 @@ class GitHubRepos:
         self.cache_dir = Path(cache_dir) / "github"
         self.base_url = base_url.rstrip("/")
         self._lock = threading.Lock()
+
+    def has_locally(self, repo: str, commit: str) -> bool:
+        target = self.cache_dir / f"{repo.replace('/', '__')}.git"
+        return target.exists() and has_commit(target, commit)
 
     def git_dir(self, repo: str, commit: str) -> Path | None:
         target = self.cache_dir / f"{repo.replace('/', '__')}.git"
@@ -169,14 +192,40 @@ class GitHubRepos:
 
 
 def bundle_commit(sources: Sequence[RepoSource], repo: str, commit: str, dest: Path) -> Path:
-    """Write a git bundle of `commit` and its ancestors only to `dest`."""
+    """Write a git bundle of `commit` and its ancestors only to `dest`; the source is not written to."""
     for source in sources:
         git_dir = source.git_dir(repo, commit)
         if git_dir is not None:
             break
     else:
         raise EnvBuildError(f"no repository source has {repo} (try --repo-mirror DIR)")
+    # `git bundle create` needs a ref naming the commit. Writing one into the source would
+    # fail on a read-only mirror (and change a user's repository), so the ref lives in an
+    # empty repository next to the bundle that borrows the source's objects.
+    # Tags that point into the commit's history travel too: setuptools_scm (pytest) derives
+    # the package version from them, and a version of 0.1.dev fails pytest's minversion.
+    objects = _objects_dir(Path(git_dir))
     ref = f"refs/evalharness/{commit}"
-    git("--git-dir", str(git_dir), "update-ref", ref, commit)
-    git("--git-dir", str(git_dir), "bundle", "create", str(dest), ref)
+    tags = git("--git-dir", str(git_dir), "for-each-ref", "--merged", commit,
+               "--format=create %(refname) %(objectname)", "refs/tags")
+    with tempfile.TemporaryDirectory(prefix="overlay-", dir=Path(dest).parent) as tmp:
+        overlay = Path(tmp) / "overlay.git"
+        git("init", "-q", "--bare", str(overlay))
+        (overlay / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        git("--git-dir", str(overlay), "update-ref", "--stdin",
+            input=f"create {ref} {commit}\n" + (tags + "\n" if tags else ""))
+        git("--git-dir", str(overlay), "bundle", "create", str(dest), ref, *(["--tags"] if tags else []))
     return dest
+
+
+def _objects_dir(git_dir: Path) -> Path:
+    """The object store of a bare repository, or of a work tree's .git folder."""
+    for candidate in (git_dir / "objects", git_dir / ".git" / "objects"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    raise EnvBuildError(f"{git_dir} is not a git repository (no objects folder)")
+
+
+def locate_offline(sources: Sequence[RepoSource], repo: str, commit: str) -> bool:
+    """Whether some source can provide `commit` of `repo` without the network."""
+    return any(source.has_locally(repo, commit) for source in sources)

@@ -289,3 +289,129 @@ def test_interrupt_removes_containers_and_keeps_no_half_record(tmp_path, docker_
     records = list((tmp_path / "intr" / "records").glob("*.json")) if (tmp_path / "intr" / "records").exists() else []
     assert records == []
     assert pq.read_table(tmp_path / "intr" / "results.parquet").num_rows == 0
+    assert (tmp_path / "intr" / "predictions.jsonl").read_text() == ""  # written on Ctrl-C too, for what finished
+
+
+# ---------------------------------------------------------------- official SWE-bench images (a stand-in)
+
+STANDIN_NAMESPACE = "evalharness-standin"
+# What miniconda's activate provides, as far as the official scripts use it: `conda activate testbed`.
+STANDIN_ACTIVATE = """\
+conda() {
+  if [ "$1" = activate ] && [ "$2" = testbed ]; then
+    export PATH=/opt/miniconda3/envs/testbed/bin:$PATH CONDA_DEFAULT_ENV=testbed \\
+      CONDA_PREFIX=/opt/miniconda3/envs/testbed
+  else
+    echo "conda (stand-in): unsupported: $*" >&2
+    return 1
+  fi
+}
+"""
+
+
+def official_script(task, crlf: bool = False) -> str:
+    """An eval script in the shape of the dataset's (markers, git checkout, heredoc, test command)."""
+    files = " ".join(task.test_files)
+    body = (
+        "#!/bin/bash\nset -uxo pipefail\nsource /opt/miniconda3/bin/activate\nconda activate testbed\n"
+        "cd /testbed\ngit config --global --add safe.directory /testbed\ncd /testbed\ngit status\ngit show\n"
+        f"git -c core.fileMode=false diff {task.base_commit}\nsource /opt/miniconda3/bin/activate\n"
+        "conda activate testbed\npython -m pip install --no-deps --no-build-isolation -e .\n"
+        ": official-standin-script\n"
+        f"git checkout {task.base_commit} {files}\ngit apply -v - <<'EOF_114329324912'\n{task.test_patch}"
+        "EOF_114329324912\n: '>>>>> Start Test Output'\n"
+        f"pytest -rA -p no:cacheprovider {files}\n: '>>>>> End Test Output'\n"
+        f"git checkout {task.base_commit} {files}\n"
+    )
+    return body.replace("\n", "\r\n") if crlf else body
+
+
+@pytest.fixture(scope="session")
+def official_tasks(docker_client, builder, specs, gold_run):
+    """Two built-in tasks as official-image rows, their stand-in images tagged locally.
+
+    A stand-in image is the task's instance image with its venv moved out of PATH and
+    reachable only through `source /opt/miniconda3/bin/activate && conda activate testbed`,
+    as in the official images, so a command run without activation finds no pytest.
+    """
+    import io
+    import tarfile
+
+    out = []
+    for task, crlf in ((TASKS[0], False), (TASKS[-1], True)):
+        base = builder.instance_image(task, specs.get(task.repo, task.version))
+        key = task.instance_id.lower().replace("__", "_1776_")
+        name = f"{STANDIN_NAMESPACE}/sweb.eval.x86_64.{key}:latest"
+        dockerfile = (
+            f"FROM {base}\nCOPY activate /opt/miniconda3/bin/activate\n"
+            "RUN mkdir -p /opt/miniconda3/envs && ln -s /opt/venv /opt/miniconda3/envs/testbed\n"
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin VIRTUAL_ENV=\n"
+            "LABEL evalharness=1 evalharness.layer=test-standin\n"
+        )
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for fname, data in (("Dockerfile", dockerfile), ("activate", STANDIN_ACTIVATE)):
+                info = tarfile.TarInfo(fname)
+                info.size = len(data.encode())
+                tar.addfile(info, io.BytesIO(data.encode()))
+        buf.seek(0)
+        docker_client.images.build(fileobj=buf, custom_context=True, tag=name, rm=True)
+        out.append(dataclasses.replace(task, image=name, eval_script=official_script(task, crlf),
+                                       log_parser="parse_log_pytest"))
+    return out
+
+
+def test_official_image_runs_the_datasets_script_gold_resolves_empty_does_not(
+        tmp_path, docker_client, builder, specs, official_tasks):
+    from evalharness.agents import get_agent
+
+    gold = _run(get_agent("gold"), official_tasks, tmp_path, docker_client, builder, specs, run_id="gold")
+    for record in gold.records:
+        assert record.status == "resolved", record.error
+        logs = tmp_path / "gold" / "logs" / record.instance_id
+        output = (logs / "test_output.txt").read_text()
+        assert "+ : official-standin-script" in output  # the dataset's script ran, not ours
+        assert "+ conda activate testbed" in output
+        assert "using the official image evalharness-standin/" in (logs / "build.log").read_text()
+    empty = _run(get_agent("empty"), official_tasks, tmp_path, docker_client, builder, specs, run_id="empty")
+    assert {r.status for r in empty.records} == {"empty_patch"}
+    # a patch that breaks the code is graded by the official script too
+    breaking = _run(ScriptAgent(LIBRARY_FILES + "| while read f; do echo 'raise RuntimeError(\"x\")' >> $f; done"),
+                    official_tasks[:1], tmp_path, docker_client, builder, specs, run_id="broken")
+    assert breaking.records[0].status == "unresolved"
+
+
+def test_agent_commands_in_an_official_image_run_in_the_conda_env(docker_client, builder, official_tasks):
+    task = official_tasks[0]
+    image = builder.image_for(task, None)
+    assert image.official and image.origin == "local" and image.tag == task.image
+    with running_container(docker_client, image.tag, run_id="conda", instance_id=task.instance_id,
+                           purpose="test") as raw:
+        assert raw.exec("command -v pytest").exit_code != 0  # not without activation
+        env = builder.environment(image.tag, raw)
+        assert env.exec("command -v pytest").output.strip() == "/opt/miniconda3/envs/testbed/bin/pytest"
+        assert env.exec("echo $CONDA_DEFAULT_ENV").output.strip() == "testbed"
+        shell = env.open_shell()
+        try:
+            assert shell.run("cd /tmp && command -v pytest").output.strip().endswith("testbed/bin/pytest")
+            assert shell.run("pwd").output.strip() == "/tmp"
+        finally:
+            shell.close()
+
+
+def test_official_image_missing_falls_back_to_a_local_build(tmp_path, docker_client, builder, specs, official_tasks):
+    """--namespace given, the image not here and no registry: the spec builds it; without a spec, a clear failure."""
+    from evalharness.agents import get_agent
+
+    task = dataclasses.replace(official_tasks[0], image=None)  # named from the namespace
+    fresh = ImageBuilder(docker_client, dataclasses.replace(builder.config, namespace="evalharness-nowhere"),
+                         builder.repo_sources)
+    outcome = _run(get_agent("gold"), [task], tmp_path, docker_client, fresh, specs, run_id="fallback")
+    assert outcome.records[0].status == "resolved", outcome.records[0].error
+    log = (tmp_path / "fallback" / "logs" / task.instance_id / "build.log").read_text()
+    assert "could not pull the official image evalharness-nowhere/sweb.eval.x86_64." in log
+    assert "building the image from the specs instead" in log
+    outcome = _run(get_agent("gold"), [task], tmp_path, docker_client, fresh, SpecRegistry([]), run_id="nospec")
+    record = outcome.records[0]
+    assert record.status == "env_build_failed"
+    assert "no environment spec for" in record.error and "could not pull the official image" in record.error

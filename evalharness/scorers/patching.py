@@ -37,6 +37,101 @@ class ApplyResult:
     log: str
 
 
+ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # the path after the patch (the old one for a deletion)
+    kind: str  # ADDED, MODIFIED or DELETED; a rename's new path counts as ADDED
+
+
+def file_changes(patch: str) -> list[FileChange]:
+    """What a patch does to each file, for git diffs and plain unified diffs alike.
+
+    Paths drop the a/ b/ prefixes. A rename's or copy's new path counts as ADDED (it did
+    not exist at base_commit) and a rename's old path as DELETED. Hunk bodies are skipped
+    by their line counts, so a content line that looks like a header is never one.
+    """
+    changes: dict[str, str] = {}
+    lines = [line.rstrip("\r") for line in patch.splitlines()]
+    current: dict[str, str | None] = {}
+
+    def close() -> None:
+        kind = current.get("kind") or MODIFIED
+        path = current.get("old") if kind == DELETED else current.get("new") or current.get("old")
+        if path:
+            changes[path] = kind
+        current.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        hunk = _HUNK.match(line)
+        if hunk:
+            old_left = int(hunk.group(1) or 1)
+            new_left = int(hunk.group(2) or 1)
+            i += 1
+            while i < len(lines) and (old_left > 0 or new_left > 0):
+                body = lines[i]
+                if body.startswith("-"):
+                    old_left -= 1
+                elif body.startswith("+"):
+                    new_left -= 1
+                elif body.startswith("\\"):
+                    pass  # "\ No newline at end of file"
+                else:
+                    old_left -= 1
+                    new_left -= 1
+                i += 1
+            continue
+        if line.startswith("diff --git "):
+            close()
+            left, _, right = line[len("diff --git "):].partition(" b/")
+            current.update(old=_strip_prefix(left), new=right or None)
+        elif line.startswith("--- "):
+            if current.get("new") is not None and "diff" not in current:
+                close()  # a plain diff's next file
+            name = _header_path(line)
+            if name is None:
+                current["kind"] = ADDED
+            elif not current.get("old"):
+                current["old"] = name
+        elif line.startswith("+++ "):
+            name = _header_path(line)
+            if name is None:
+                current["kind"] = DELETED
+            elif not current.get("new"):
+                current["new"] = name
+        elif line.startswith("new file mode"):
+            current["kind"] = ADDED
+        elif line.startswith("deleted file mode"):
+            current["kind"] = DELETED
+        elif line.startswith("rename from "):
+            changes[line[len("rename from "):]] = DELETED
+        elif line.startswith(("rename to ", "copy to ")):
+            current["new"] = line.split(" to ", 1)[1]
+            current["kind"] = ADDED
+        if line.startswith("diff --git "):
+            current["diff"] = "git"
+        i += 1
+    close()
+    return [FileChange(path, kind) for path, kind in changes.items()]
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def _header_path(line: str) -> str | None:
+    """The path of a ---/+++ header line; None for /dev/null."""
+    name = line[4:].split("\t", 1)[0].strip()
+    return None if name == "/dev/null" else _strip_prefix(name)
+
+
+def _strip_prefix(name: str) -> str:
+    return name[2:] if name.startswith(("a/", "b/")) else name
+
+
 def apply_patch(
     env: Environment, patch: str, path: str = "/tmp/model.patch", timeout: float | None = APPLY_TIMEOUT
 ) -> ApplyResult:

@@ -2,6 +2,19 @@
 
 Per `score()` call: two `env.write_file` calls (the patch, the eval script) and two
 `env.exec` calls (apply the patch with its fallbacks; run the eval script).
+
+Which script runs: in an official SWE-bench image (an environment marked `official_image`)
+the dataset's own `eval_script`, as is, graded by the dataset's `log_parser` - the
+official verdict. Everywhere else the script `build_eval_script` writes from the spec.
+
+Files that steer test collection or interpreter start-up are not the model's to change
+(SWE-bench graded a patch adding only a conftest.py as resolved). In local builds the eval
+script, before anything runs: removes such files the patch added, restores the ones it
+edited or deleted - conftest.py, pytest.ini, .pytest.ini, sitecustomize.py,
+usercustomize.py, *.pth anywhere - and restores an edited tox.ini, setup.cfg or
+pyproject.toml only when the edit touches its pytest or tox sections (packaging edits stay:
+pylint-dev__pylint-4661's gold patch edits setup.cfg). Files of test_patch are exempt
+(test_patch replaces them). Each action is printed in the log. Official scripts run as is.
 """
 
 from __future__ import annotations
@@ -11,11 +24,12 @@ import re
 import shlex
 
 from evalharness.environment import Environment
+from evalharness.images import PRE_INSTALL_DIFF
 from evalharness.scorers.base import ScoreResult
 from evalharness.scorers.grading import grade
 from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
-from evalharness.scorers.patching import apply_patch
-from evalharness.specs import EnvSpec
+from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes
+from evalharness.specs import EnvSpec, test_arguments
 from evalharness.status import Status
 from evalharness.task import Task, patch_sections
 
@@ -29,6 +43,22 @@ NON_TEST_EXTENSIONS = (
     ".json", ".png", ".csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml", ".rst",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# SWE-bench's default per-instance limit, for official images that have no spec here.
+OFFICIAL_TEST_TIMEOUT = 1800
+# Collection / start-up hooks: always put back as at base_commit (added ones removed).
+HOOK_NAMES = ("conftest.py", "pytest.ini", ".pytest.ini", "sitecustomize.py", "usercustomize.py")
+HOOK_SUFFIXES = (".pth",)
+# Config files with a test section: added ones removed, edited ones restored if that section changed.
+SECTION_CONFIGS = ("tox.ini", "setup.cfg", "pyproject.toml")
+GUARD_MARKER = ">>>>> evalharness:"
+# What a build reads: a patch touching one makes the eval script re-run an editable install.
+BUILD_INPUT_NAMES = ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "meson.build", "CMakeLists.txt")
+BUILD_INPUT_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cc", ".cpp", ".h", ".hpp", ".f", ".f90")
+_EDITABLE_FLAGS = ("-e", "--editable", "develop")
+# The install step re-run by the eval script has no network: pip must not wait for an index
+# or fetch build dependencies (PIP_NO_BUILD_ISOLATION=0 turns isolation *off*: pip's
+# environment variables for --no-* flags are inverted).
+OFFLINE_PIP = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0"
 
 
 class TestScorer:
@@ -44,8 +74,12 @@ class TestScorer:
     def score(self, task: Task, patch: str, env: Environment, spec: EnvSpec) -> ScoreResult:
         if not patch.strip():
             return ScoreResult(status=Status.EMPTY_PATCH, resolved=False)
-        parse = get_log_parser(spec.log_parser)  # an unknown name fails before any work
-        script = build_eval_script(task, spec, workdir=env.workdir)
+        if task.eval_script and getattr(env, "official_image", False):
+            parse = get_log_parser(task.log_parser or spec.log_parser)
+            script = official_eval_script(task)
+        else:
+            parse = get_log_parser(spec.log_parser)  # an unknown name fails before any work
+            script = build_eval_script(task, spec, workdir=env.workdir, model_patch=patch)
 
         applied = apply_patch(env, patch, path=self.patch_path)
         if not applied.applied:
@@ -107,12 +141,29 @@ def _fill_counts(result: ScoreResult, task: Task):
     return verdict
 
 
-def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed") -> str:
-    """The bash script that resets the test files, applies test_patch and runs the tests.
+def official_eval_script(task: Task) -> str:
+    """The dataset's eval_script, with LF line endings (CRLF makes bash fail every line)."""
+    script = (task.eval_script or "").replace("\r\n", "\n").replace("\r", "\n")
+    return script if script.endswith("\n") else script + "\n"
 
-    Shown to users and logged as is. LF line endings only. The test command runs
-    between the `: '>>>>> Start Test Output'` / `: '>>>>> End Test Output'` markers,
-    which `set -x` echoes as `+ : '...'` lines; its exit code follows as a third one.
+
+def fallback_spec(task: Task) -> EnvSpec:
+    """The spec of an instance that runs in its official image but has no spec here."""
+    return EnvSpec(repo=task.repo, version=task.version, python="", log_parser=task.log_parser or "pytest",
+                   test_timeout=OFFICIAL_TEST_TIMEOUT)
+
+
+def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", model_patch: str = "") -> str:
+    """The bash script that re-installs, resets the test files, applies test_patch and runs the tests.
+
+    Shown to users and logged as is. LF line endings only. In order: the spec's env and
+    eval_commands; the collection guard for `model_patch` (see the module docstring);
+    pre_install's edits of tracked files (kept in the image as a diff); the install step
+    again, offline, when `reinstall_needed` (SWE-bench always re-runs it; a non-editable
+    install would test stale code otherwise; if it fails, the build's install stays); test
+    files reset to base_commit; test_patch; the test command on test_patch's files between
+    the `: '>>>>> Start Test Output'` / `: '>>>>> End Test Output'` markers, which `set -x`
+    echoes as `+ : '...'` lines, its exit code as a third one; test files reset again.
     """
     base = shlex.quote(task.base_commit)
     lines = [
@@ -125,6 +176,22 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed") -> s
         if not _ENV_NAME.match(key):
             raise ValueError(f"spec env: {key!r} is not a valid environment variable name")
         lines.append(f"export {key}={shlex.quote(str(value))}")
+    lines += list(spec.eval_commands)
+    lines += collection_guard_lines(model_patch, task.test_files, task.base_commit)
+    if spec.pre_install:  # the image keeps pre_install's edits of tracked files as a diff
+        diff = shlex.quote(PRE_INSTALL_DIFF)
+        lines.append(
+            f"if [ -s {diff} ]; then git apply {diff} || "
+            f"echo '{GUARD_MARKER} the edits of pre_install do not apply over the patch'; fi"
+        )
+    if spec.install and reinstall_needed(spec, model_patch + "\n" + task.test_patch):
+        steps = " && ".join(f"{{ {command}; }}" for command in spec.install)
+        lines.append(
+            f"( export {OFFLINE_PIP}; {steps} ) || "
+            f"echo '{GUARD_MARKER} re-running the install step failed; the install made at build time stays'"
+        )
+    elif spec.install:
+        lines.append(f": '{GUARD_MARKER} install step not re-run: editable install, no build input changed'")
     reset = _reset_lines(task.test_files, base)
     lines += reset
     if task.test_patch.strip():
@@ -135,7 +202,7 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed") -> s
             f"{{ echo '{TEST_PATCH_FAILED_MARKER}'; exit {TEST_PATCH_FAILED_EXIT}; }}"
         )
         lines.append(test_patch + delimiter)
-    command = " ".join([spec.test_cmd, *(shlex.quote(f) for f in eval_test_files(task.test_patch))])
+    command = " ".join([spec.test_cmd, *(shlex.quote(a) for a in test_arguments(spec, eval_test_files(task.test_patch)))])
     lines += [
         f": '{START_MARKER}'",
         command,
@@ -161,6 +228,78 @@ def _reset_lines(files: list[str], base: str) -> list[str]:
             f"then git checkout {base} -- {path}; else rm -f -- {path}; fi"
         )
     return out
+
+
+def reinstall_needed(spec: EnvSpec, patches: str) -> bool:
+    """Whether the eval script must re-run the install step for these patches.
+
+    SWE-bench always re-runs it; it only changes the outcome when the install copies the
+    code (not editable) or when the patches touch what a build reads (packaging files,
+    extension sources). Skipping it otherwise saves seconds per evaluation.
+    """
+    editable = all(any(flag in command.split() for flag in _EDITABLE_FLAGS) for command in spec.install
+                   if "install" in command or "develop" in command)
+    if not editable:
+        return True
+    for change in file_changes(patches):
+        name = change.path.rsplit("/", 1)[-1]
+        if name in BUILD_INPUT_NAMES or name.endswith(BUILD_INPUT_SUFFIXES):
+            return True
+    return False
+
+
+def collection_guard_lines(model_patch: str, test_files: list[str], base_commit: str) -> list[str]:
+    """Eval-script lines undoing the model's changes to collection and start-up hooks (module docstring)."""
+    exempt = set(test_files)
+    base = shlex.quote(base_commit)
+    lines: list[str] = []
+    sections: list[str] = []
+    for change in file_changes(model_patch):
+        if change.path in exempt:
+            continue
+        name = change.path.rsplit("/", 1)[-1]
+        hook = name in HOOK_NAMES or name.endswith(HOOK_SUFFIXES)
+        if not hook and name not in SECTION_CONFIGS:
+            continue
+        path = shlex.quote(change.path)
+        if change.kind == ADDED:
+            lines.append(f"rm -f -- {path} && echo '{GUARD_MARKER} removed '{path}': the patch added it'")
+        elif hook or change.kind == DELETED:
+            lines.append(
+                f"git checkout {base} -- {path} && echo '{GUARD_MARKER} restored '{path}' as at base_commit'"
+            )
+        else:
+            sections.append(change.path)
+    if sections:
+        delimiter = _heredoc_delimiter(_SECTION_GUARD)
+        args = " ".join(shlex.quote(p) for p in sections)
+        lines.append(f"python - {base} {args} <<'{delimiter}'\n{_SECTION_GUARD}{delimiter}")
+    return lines
+
+
+# Restores a config file whose pytest/tox sections the patch changed. Plain text comparison
+# of the section lines, in Python 3.5+ syntax, so it runs in any environment's python.
+_SECTION_GUARD = """\
+import subprocess, sys
+def section(text):
+    out, inside = [], False
+    for line in text.splitlines():
+        head = line.strip().replace(" ", "")
+        if head.startswith("["):
+            name = head.strip("[]")
+            inside = name in ("pytest", "tool:pytest", "tox") or name.startswith(("tool.pytest", "testenv", "tool.tox"))
+        if inside:
+            out.append(line.rstrip())
+    return out
+base = sys.argv[1]
+for path in sys.argv[2:]:
+    old = subprocess.run(["git", "show", "%s:%s" % (base, path)], stdout=subprocess.PIPE).stdout
+    with open(path, "rb") as handle:
+        new = handle.read()
+    if section(old.decode("utf-8", "replace")) != section(new.decode("utf-8", "replace")):
+        subprocess.check_call(["git", "checkout", base, "--", path])
+        print(">>>>> evalharness: restored %s as at base_commit: the patch changed its test settings" % path)
+"""
 
 
 def eval_test_files(test_patch: str) -> list[str]:
