@@ -1,9 +1,23 @@
-"""parse_pytest on hand-written logs modelled on real pytest 8 `-rA` output."""
+"""The log parsers on hand-written logs modelled on real runner output (pytest 3-8 `-rA`,
+tox, Django's runtests.py, sympy's bin/test), and on ids taken from the datasets."""
 
+import json
+import random
+import re
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from evalharness.errors import UserError
-from evalharness.scorers.log_parsers import LOG_PARSERS, get_log_parser, parse_pytest, strip_ansi
+from evalharness.scorers.log_parsers import (
+    LOG_PARSERS,
+    get_log_parser,
+    parse_django,
+    parse_pytest,
+    parse_sympy,
+    strip_ansi,
+)
 
 # A typical non-verbose `pytest -rA` run, with the eval script's trace lines around it.
 BASIC_LOG = """\
@@ -357,3 +371,409 @@ def test_registry():
 def test_registry_is_open(monkeypatch):
     monkeypatch.setitem(LOG_PARSERS, "custom", lambda log: {"x": "PASSED"})
     assert get_log_parser("custom")("") == {"x": "PASSED"}
+
+
+# ---- pytest variants -----------------------------------------------------------------------
+
+def test_pytest3_classic_verbose_log_astropy_1_3():
+    """pytest 3.3 (astropy 1.3): -rA unknown there, so results come from -vv lines only;
+    "xfail" is lower case, and a test that writes to the terminal splits its line."""
+    log = """\
+============================= test session starts ==============================
+platform linux -- Python 3.6.13, pytest-3.3.1, py-1.11.0, pluggy-0.6.0 -- /opt/venv/bin/python
+cachedir: .cache
+
+Running tests with Astropy version 1.4.dev21760.
+Running tests in astropy/io/fits/tests/test_header.py.
+
+rootdir: /testbed, inifile: setup.cfg
+plugins: xdist-1.20.1, remotedata-0.2.0, openfiles-0.2.0, mock-1.6.3, cov-2.5.1, arraydiff-0.1
+collecting ... collected 6 items
+
+astropy/io/fits/tests/test_header.py::test_shallow_copy PASSED
+astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_rename_keyword FAILED
+astropy/io/fits/tests/test_header.py::TestRecordValuedKeywordCards::test_parse_field_specifier xfail
+astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_card_image[a b] PASSED
+astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_noisy WARNING: VerifyWarning: Card is too long [astropy.io.fits.card] PASSED
+astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_newline_noise 
+WARNING: header card written to the terminal
+SKIPPED
+
+=========================== short test summary info ============================
+FAIL astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_rename_keyword
+SKIP [1] astropy/io/fits/tests/test_header.py:30: needs scipy
+========== 1 failed, 3 passed, 1 skipped, 1 xfailed in 0.31 seconds ===========
+"""
+    assert parse_pytest(log) == {
+        "astropy/io/fits/tests/test_header.py::test_shallow_copy": "PASSED",
+        "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_rename_keyword": "FAILED",
+        "astropy/io/fits/tests/test_header.py::TestRecordValuedKeywordCards::test_parse_field_specifier": "XFAIL",
+        "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_card_image[a b]": "PASSED",
+        "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_noisy": "PASSED",
+        "astropy/io/fits/tests/test_header.py::TestHeaderFunctions::test_newline_noise": "SKIPPED",
+    }
+
+
+def test_old_summary_forms_fail_and_skip():
+    log = """\
+=========================== short test summary info ============================
+FAIL tests/a.py::test_x
+SKIP [2] tests/a.py:9: no network
+PASSED tests/a.py::test_y
+"""
+    assert parse_pytest(log) == {"tests/a.py::test_x": "FAILED", "tests/a.py::test_y": "PASSED"}
+
+
+def test_progress_artifact_tokens_are_kept_like_swebench_does():
+    """pytest's own suite: inner runs print "PASSED [100%]"; the dataset lists "[100%]"."""
+    log = """\
+============================= test session starts ==============================
+collected 2 items
+
+testing/test_terminal.py ..                                              [100%]
+
+==================================== PASSES ====================================
+_________________________ TestProgress.test_verbose __________________________
+----------------------------- Captured stdout call -----------------------------
+test_verbose.py::test_foo
+PASSED [100%]
+SKIPPED [1] test_verbose.py:3: unconditional skip
+=========================== short test summary info ============================
+PASSED testing/test_terminal.py::TestProgress::test_verbose
+PASSED testing/test_terminal.py::TestProgress::test_normal
+============================== 2 passed in 0.50s ===============================
+"""
+    assert parse_pytest(log) == {
+        "testing/test_terminal.py::TestProgress::test_verbose": "PASSED",
+        "testing/test_terminal.py::TestProgress::test_normal": "PASSED",
+        "[100%]": "PASSED",
+    }
+
+
+SPHINX_TOX_LOG = """\
++ tox --current-env -epy39 -v -- tests/test_ext_autodoc.py
+py39: commands[0]> python -X dev -m pytest -rA --durations 25 tests/test_ext_autodoc.py
+============================= test session starts ==============================
+platform linux -- Python 3.9.20, pytest-8.3.3, pluggy-1.5.0
+cachedir: .tox/py39/.pytest_cache
+libraries: Sphinx-3.5.0+/1f7fdc2, docutils-0.21.2
+base tempdir: /tmp/pytest-of-root/pytest-0
+rootdir: /testbed
+configfile: setup.cfg
+plugins: cov-5.0.0
+collected 4 items
+
+tests/test_ext_autodoc.py .F.x                                           [100%]
+
+=================================== FAILURES ===================================
+________________________________ test_autodoc _________________________________
+E       AssertionError: assert '.. py:function:: func' in []
+----------------------------- Captured stdout call -----------------------------
+PASSED tests/test_ext_autodoc.py::test_autodoc
+============================= slowest 25 durations =============================
+0.52s setup    tests/test_ext_autodoc.py::test_autodoc
+0.02s call     tests/test_ext_autodoc.py::test_parse_name
+=========================== short test summary info ============================
+PASSED tests/test_ext_autodoc.py::test_parse_name
+PASSED tests/test_ext_autodoc.py::test_format_signature[None-(a, b)]
+XFAIL tests/test_ext_autodoc.py::test_broken - reason: sphinx bug
+FAILED tests/test_ext_autodoc.py::test_autodoc - AssertionError: assert '.. py:function:: func' in []
+=================== 1 failed, 2 passed, 1 xfailed in 1.57s ====================
+py39: exit 1 (2.10 seconds) /testbed> python -X dev -m pytest -rA --durations 25 tests/test_ext_autodoc.py pid=123
+  py39: FAIL code 1 (2.20=setup[0.09]+cmd[2.10] seconds)
+  evaluation failed :( (2.29 seconds)
+"""
+
+
+def test_sphinx_tox_output():
+    parse = get_log_parser("parse_log_sphinx")
+    assert parse(SPHINX_TOX_LOG) == {
+        "tests/test_ext_autodoc.py::test_parse_name": "PASSED",
+        "tests/test_ext_autodoc.py::test_format_signature[None-(a, b)]": "PASSED",
+        "tests/test_ext_autodoc.py::test_broken": "XFAIL",
+        "tests/test_ext_autodoc.py::test_autodoc": "FAILED",
+    }
+
+
+def test_seaborn_no_header_run():
+    log = """\
+============================= test session starts ==============================
+collected 3 items
+
+tests/test_axisgrid.py .F.                                               [100%]
+
+=================================== FAILURES ===================================
+__________________________ TestFacetGrid.test_legend __________________________
+E   assert 2 == 3
+=========================== short test summary info ============================
+PASSED tests/test_axisgrid.py::TestFacetGrid::test_data_orders
+PASSED tests/test_axisgrid.py::TestPairGrid::test_nondefault_index
+FAILED tests/test_axisgrid.py::TestFacetGrid::test_legend - assert 2 == 3
+========================= 1 failed, 2 passed in 3.21s ==========================
+"""
+    assert get_log_parser("parse_log_seaborn")(log) == {
+        "tests/test_axisgrid.py::TestFacetGrid::test_data_orders": "PASSED",
+        "tests/test_axisgrid.py::TestPairGrid::test_nondefault_index": "PASSED",
+        "tests/test_axisgrid.py::TestFacetGrid::test_legend": "FAILED",
+    }
+
+
+def test_options_parser_cuts_absolute_path_parameters():
+    log = """\
+=========================== short test summary info ============================
+PASSED tests/test_self.py::TestRunTC::test_stdin[/tmp/pytest-of-root/pytest-0/test_stdin0/mymodule.py]
+PASSED tests/test_utils.py::TestExtractZippedPaths::test_unzipped_paths_unchanged[/]
+PASSED tests/test_utils.py::test_prepend_scheme_if_needed[//example.com/path-http://example.com/path]
+PASSED tests/test_x.py::test_glob[/tmp/*.py]
+PASSED tests/test_x.py::test_plain
+FAILED tests/test_x.py::test_rel[a/b.py] - assert 0
+"""
+    assert get_log_parser("parse_log_pylint")(log) == get_log_parser("requests")(log) == {
+        "tests/test_self.py::TestRunTC::test_stdin[/mymodule.py]": "PASSED",
+        "tests/test_utils.py::TestExtractZippedPaths::test_unzipped_paths_unchanged[/]": "PASSED",
+        "tests/test_utils.py::test_prepend_scheme_if_needed[//example.com/path-http://example.com/path]": "PASSED",
+        "tests/test_x.py::test_glob[/tmp/*.py]": "PASSED",
+        "tests/test_x.py::test_plain": "PASSED",
+        "tests/test_x.py::test_rel[a/b.py]": "FAILED",
+    }
+
+
+def test_matplotlib_mouse_buttons_become_numbers():
+    log = """\
+============================= test session starts ==============================
+collected 3 items
+
+lib/matplotlib/tests/test_widgets.py ..F                                 [100%]
+
+=========================== short test summary info ============================
+PASSED lib/matplotlib/tests/test_widgets.py::test_polygon_selector_remove[MouseButton.LEFT]
+PASSED lib/matplotlib/tests/test_widgets.py::test_polygon_selector_remove[MouseButton.RIGHT]
+FAILED lib/matplotlib/tests/test_axes.py::test_polar_rlim_bottom[png] - matplotlib.testing.exceptions.ImageComparisonFailure: images not close
+========================= 1 failed, 2 passed in 5.10s ==========================
+"""
+    assert get_log_parser("parse_log_matplotlib")(log) == {
+        "lib/matplotlib/tests/test_widgets.py::test_polygon_selector_remove[1]": "PASSED",
+        "lib/matplotlib/tests/test_widgets.py::test_polygon_selector_remove[3]": "PASSED",
+        "lib/matplotlib/tests/test_axes.py::test_polar_rlim_bottom[png]": "FAILED",
+    }
+
+
+# ---- Django --------------------------------------------------------------------------------
+
+DJANGO_LOG = """\
++ : '>>>>> Start Test Output'
++ ./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1 auth_tests.test_validators
+Testing against Django installed in '/testbed/django' with up to 2 processes
+Importing application auth_tests
+Skipping setup of unused database(s): other.
+Operations to perform:
+  Synchronize unmigrated apps: auth, auth_tests, contenttypes, messages, sessions, staticfiles
+  Apply all migrations: admin, sites
+Synchronizing apps without migrations:
+  Creating tables...
+    Creating table django_content_type
+    Running deferred SQL...
+Running migrations:
+  Applying admin.0001_initial... OK
+  Applying sites.0001_initial... OK
+System check identified no issues (0 silenced).
+test_help_text (auth_tests.test_validators.MinimumLengthValidatorTest) ... ok
+test_validate (auth_tests.test_validators.MinimumLengthValidatorTest) ...  OK
+test_ascii_validator (auth_tests.test_validators.UsernameValidatorsTests) ... FAIL
+test_unicode_validator (auth_tests.test_validators.UsernameValidatorsTests) ... ERROR
+test_needs_pil (auth_tests.test_validators.ImageTests) ... skipped 'Requires Pillow'
+test_known_bug (auth_tests.test_validators.BugTests) ... expected failure
+test_fixed_bug (auth_tests.test_validators.BugTests) ... unexpected success
+test_empty_password_validator_help_text_html (auth_tests.test_validators.PasswordValidationTest)
+CommonPasswordValidator has a help text. ... ok
+test_check_framework (auth_tests.test_validators.CheckTests) ... System check identified no issues (0 silenced).
+ok
+test_prints (auth_tests.test_validators.NoisyTests) ... Internal Server Error: /admin/
+Traceback (most recent call last):
+  File "/testbed/django/core/handlers/exception.py", line 47, in inner
+ValueError: raised on purpose
+ok
+  Applying sites.0002_alter_domain_unique...test_no_migrations (migrations.test_executor.ExecutorTests) ... ok
+test_subtests (auth_tests.test_validators.SubTests) ... test_after_subtests (auth_tests.test_validators.SubTests) ... ok
+test_cut_off (auth_tests.test_validators.TimeoutTests) ... 
+
+======================================================================
+ERROR: test_unicode_validator (auth_tests.test_validators.UsernameValidatorsTests)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/testbed/tests/auth_tests/test_validators.py", line 240, in test_unicode_validator
+    self.assertEqual(msg, "test_forged (auth_tests.Forged) ... ok")
+test_forged (auth_tests.test_validators.Forged) ... ok
+======================================================================
+FAIL: test_ascii_validator (auth_tests.test_validators.UsernameValidatorsTests)
+----------------------------------------------------------------------
+AssertionError: ValidationError not raised
+
+----------------------------------------------------------------------
+Ran 14 tests in 0.123s
+
+FAILED (failures=1, errors=1, skipped=1, expected failures=1, unexpected successes=1)
+Destroying test database for alias 'default'...
++ : '>>>>> End Test Output'
+"""
+
+
+def test_django_runner_log():
+    assert get_log_parser("parse_log_django")(DJANGO_LOG) == {
+        "test_help_text (auth_tests.test_validators.MinimumLengthValidatorTest)": "PASSED",
+        "test_validate (auth_tests.test_validators.MinimumLengthValidatorTest)": "PASSED",
+        "test_ascii_validator (auth_tests.test_validators.UsernameValidatorsTests)": "FAILED",
+        "test_unicode_validator (auth_tests.test_validators.UsernameValidatorsTests)": "ERROR",
+        "test_needs_pil (auth_tests.test_validators.ImageTests)": "SKIPPED",
+        "test_known_bug (auth_tests.test_validators.BugTests)": "XFAIL",
+        "test_fixed_bug (auth_tests.test_validators.BugTests)": "XPASS",
+        # a test with a docstring is known by its first line, as in the datasets
+        "CommonPasswordValidator has a help text.": "PASSED",
+        "test_check_framework (auth_tests.test_validators.CheckTests)": "PASSED",
+        "test_prints (auth_tests.test_validators.NoisyTests)": "PASSED",
+        "test_no_migrations (migrations.test_executor.ExecutorTests)": "PASSED",
+        # its subtests failed: no result word after it; the next test starts on its line
+        "test_after_subtests (auth_tests.test_validators.SubTests)": "PASSED",
+    }
+
+
+def test_django_python311_descriptions_and_subtests():
+    log = """\
+test_zero_values (template_tests.filter_tests.test_floatformat.FunctionTests.test_zero_values) ... ok
+test_inputs (template_tests.filter_tests.test_floatformat.FunctionTests.test_inputs) ... 
+  test_inputs (template_tests.filter_tests.test_floatformat.FunctionTests.test_inputs) (value='1.5') ... FAIL
+test_floatformat01 (template_tests.filter_tests.test_floatformat.FloatformatTests.test_floatformat01) ... ok
+"""
+    assert parse_django(log) == {
+        "test_zero_values (template_tests.filter_tests.test_floatformat.FunctionTests.test_zero_values)": "PASSED",
+        "test_inputs (template_tests.filter_tests.test_floatformat.FunctionTests.test_inputs) (value='1.5')": "FAILED",
+        "test_floatformat01 (template_tests.filter_tests.test_floatformat.FloatformatTests.test_floatformat01)": "PASSED",
+    }
+
+
+# ---- sympy ---------------------------------------------------------------------------------
+
+SYMPY_LOG = """\
++ PYTHONWARNINGS=ignore::UserWarning,ignore::SyntaxWarning
++ bin/test -C --verbose sympy/core/tests/test_basic.py sympy/core/tests/test_exprtools.py
+test_forged_before ok
+============================= test process starts ==============================
+executable:         /opt/venv/bin/python  (3.9.20-final-0) [CPython]
+architecture:       64-bit
+cache:              no
+ground types:       python 
+numpy:              None
+random seed:        48727632
+hash randomization: on (PYTHONHASHSEED=2981431212)
+
+sympy/core/tests/test_basic.py[5] 
+test__aresame ok
+test_structure ok
+test_printing hello from the test
+ok
+test_no_reason  - s
+test_matches_basic F                                                      [FAIL]
+
+sympy/core/tests/test_exprtools.py[7] 
+test_decompose_power ok
+test_Factors E
+test_issue_xfail f
+test_issue_xpass X
+test_needs_numpy numpy not installed. s
+test_slow_one Slow w
+test_hangs T                                                                [FAIL]
+
+________________________________________________________________________________
+____________ sympy/core/tests/test_basic.py:test_matches_basic _________________
+Traceback (most recent call last):
+  File "/testbed/sympy/core/tests/test_basic.py", line 80, in test_matches_basic
+    assert b21.match(b20) is None
+AssertionError
+test_forged_in_traceback ok
+
+ tests finished: 6 passed, 1 failed, 3 skipped, 1 expected to fail,
+1 expected to fail but passed, 2 exceptions, in 1.23 seconds 
+DO *NOT* COMMIT!
+"""
+
+
+def test_sympy_bin_test_log():
+    assert get_log_parser("parse_log_sympy")(SYMPY_LOG) == {
+        "test__aresame": "PASSED",
+        "test_structure": "PASSED",
+        "test_printing": "PASSED",
+        "test_no_reason": "SKIPPED",
+        "test_matches_basic": "FAILED",
+        "test_decompose_power": "PASSED",
+        "test_Factors": "ERROR",
+        "test_issue_xfail": "XFAIL",
+        "test_issue_xpass": "XPASS",
+        "test_needs_numpy": "SKIPPED",
+        "test_slow_one": "SKIPPED",
+        "test_hangs": "ERROR",
+    }
+
+
+def test_sympy_last_test_of_a_file_carries_ok():
+    log = "sympy/a/tests/test_a.py[2] \ntest_one ok\ntest_two ok                                  [OK]\n"
+    assert parse_sympy(log) == {"test_one": "PASSED", "test_two": "PASSED"}
+
+
+# ---- ids from the datasets -------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _dataset_ids() -> dict[str, list[str]]:
+    frames = [pd.read_parquet(DATA / name / "test.parquet") for name in ("SWE-bench_Verified", "SWE-bench_Lite")]
+    ids: dict[str, list[str]] = {}
+    for row in pd.concat(frames).itertuples():
+        for test_id in json.loads(row.FAIL_TO_PASS) + json.loads(row.PASS_TO_PASS):
+            ids.setdefault(row.log_parser, []).append(test_id)
+    rng = random.Random(4)
+    return {parser: rng.sample(sorted(set(found)), min(150, len(set(found)))) for parser, found in ids.items()}
+
+
+DATASET_IDS = _dataset_ids()
+
+
+def test_every_dataset_parser_name_is_registered():
+    assert len(DATASET_IDS) == 12
+    for name in DATASET_IDS:
+        assert name in LOG_PARSERS
+    for short in ("pytest", "django", "sympy", "matplotlib", "seaborn", "sphinx", "astropy", "scikit",
+                  "xarray", "flask", "requests", "pylint"):
+        assert get_log_parser(short) is get_log_parser(f"parse_log_{short}")
+
+
+def _runner_log(parser: str, ids: list[str], statuses: list[str]) -> str:
+    """A log in the runner's own format with one result per id."""
+    if parser == "parse_log_django":
+        words = {"PASSED": "ok", "FAILED": "FAIL", "ERROR": "ERROR", "SKIPPED": "skipped 'why'"}
+        lines = ["System check identified no issues (0 silenced)."]
+        for test_id, status in zip(ids, statuses):
+            if re.fullmatch(r"\w+ \([\w.]+\)", test_id):
+                lines.append(f"{test_id} ... {words[status]}")
+            else:  # a docstring line: the description comes first, on a line of its own
+                lines += ["test_documented (app.tests.DocumentedTests)", f"{test_id} ... {words[status]}"]
+        return "\n".join(lines) + "\n"
+    if parser == "parse_log_sympy":
+        words = {"PASSED": "ok", "FAILED": "F", "ERROR": "E", "SKIPPED": "needs numpy s"}
+        lines = ["=" * 29 + " test process starts " + "=" * 30, "", f"sympy/core/tests/test_x.py[{len(ids)}] "]
+        lines += [f"{test_id} {words[status]}" for test_id, status in zip(ids, statuses)]
+        lines[-1] += "                                       [FAIL]"
+        return "\n".join(lines) + "\n"
+    lines = ["=" * 29 + " test session starts " + "=" * 30, f"collected {len(ids)} items", "",
+             "=" * 27 + " short test summary info " + "=" * 28]
+    for test_id, status in zip(ids, statuses):
+        lines.append(f"{status} {test_id}" + (" - AssertionError: assert 1 == 2" if status == "FAILED" else ""))
+    lines.append("=" * 30 + " 3 failed in 0.10s " + "=" * 30)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("parser", sorted(DATASET_IDS))
+def test_parsers_return_exactly_the_dataset_ids(parser):
+    ids = [i for i in DATASET_IDS[parser] if parser in ("parse_log_django", "parse_log_sympy") or "::" in i]
+    cycle = ["PASSED", "FAILED", "PASSED", "SKIPPED", "ERROR"]
+    statuses = [cycle[n % len(cycle)] for n in range(len(ids))]
+    assert get_log_parser(parser)(_runner_log(parser, ids, statuses)) == dict(zip(ids, statuses))

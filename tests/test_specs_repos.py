@@ -1,5 +1,6 @@
 """Specs as data and repository sources (no Docker)."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,13 +26,50 @@ def test_spec_file_loads_and_user_file_wins(tmp_path):
 
 @pytest.mark.parametrize("body,message", [
     ('[repos."o/n"."1.0"]\npip = []\n', "'python' is required"),
-    ('[repos."o/n"."1.0"]\npython = "3.11"\npips = []\n', "unknown keys"),
+    ('[repos."o/n"."1.0"]\npython = "3.11"\npips = []\n', "repos.'o/n'.'1.0': unknown keys \\['pips'\\]"),
     ("not toml [", "invalid TOML"),
 ])
 def test_bad_spec_files_name_the_problem(tmp_path, body, message):
     path = tmp_path / "s.toml"
     path.write_text(body)
     with pytest.raises(UserError, match=message):
+        load_spec_file(path)
+
+
+def test_swebench_fields_load_with_defaults(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[repos."django/django"."3.0"]\npython = "3.6"\ntest_directives = "django"\n'
+        'pre_install = ["echo pre"]\neval_commands = ["export LANG=en_US.UTF-8"]\n'
+        '[repos."o/n"."1.0"]\npython = "3.11"\n'
+    )
+    django, plain = load_spec_file(path)
+    assert django.pre_install == ("echo pre",) and django.eval_commands == ("export LANG=en_US.UTF-8",)
+    assert django.test_directives == "django"
+    assert (plain.pre_install, plain.eval_commands, plain.test_directives) == ((), (), "files")
+
+
+@pytest.mark.parametrize("line,message", [
+    ('pre_install = "echo pre"', "'pre_install' must be a list of strings"),
+    ("eval_commands = [1]", "'eval_commands' must be a list of strings"),
+    ('test_directives = "nose"', "'test_directives' must be one of"),
+    ('test_cmd = "  "', "'test_cmd' is empty"),
+    ("test_timeout = 0", "'test_timeout' must be a positive integer"),
+    ("env = { A = 1 }", "'env' must be a table of strings"),
+    ('log_parser = ["pytest"]', "'log_parser' must be a string"),
+])
+def test_bad_field_values_name_file_and_entry(tmp_path, line, message):
+    path = tmp_path / "s.toml"
+    path.write_text(f'[repos."o/n"."1.0"]\npython = "3.11"\n{line}\n')
+    with pytest.raises(UserError, match=re.escape(f"{path}: repos.'o/n'.'1.0'") + ".*" + re.escape(message)):
+        load_spec_file(path)
+
+
+@pytest.mark.parametrize("python", ['"3"', '"py3.9"', "3.11"])
+def test_python_must_be_major_dot_minor_text(tmp_path, python):
+    path = tmp_path / "s.toml"
+    path.write_text(f'[repos."o/n"."1.0"]\npython = {python}\n')
+    with pytest.raises(UserError, match="'python' must"):
         load_spec_file(path)
 
 
