@@ -9,7 +9,7 @@ WORKERS ?= 2
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: install docker eval test test-unit clean
+.PHONY: install docker chromium eval test test-unit bench report nightly clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,17 +22,36 @@ install: $(VENV)/.installed
 docker:
 	@scripts/docker-up
 
+chromium:
+	@scripts/chromium-up
+
 ## make eval [MODEL=name] [DATASET=builtin|verified|file] [WORKERS=n] [ARGS="--slice 0:5"]
-eval: install docker
+eval: install
+	@$(if $(MODEL),$(BIN)/evalharness models --check $(MODEL),true)
+	@scripts/docker-up
 	$(BIN)/evalharness eval --dataset $(DATASET) --agent $(AGENT) $(if $(MODEL),--model $(MODEL)) --workers $(WORKERS) $(ARGS)
 
-## the whole suite, end-to-end tests against the real Docker engine included
-test: install docker
+## the whole suite, end-to-end tests against the real Docker engine (and the browser test) included
+test: install docker chromium
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## the tests that need no Docker
 test-unit: install
 	$(BIN)/pytest -q -m "not docker" $(PYTEST_ARGS)
+
+## speed figures (printed as markdown tables): shell session vs docker exec, agent throughput
+bench: install docker
+	$(BIN)/python -m benchmarks.bench_shell
+	$(BIN)/python -m benchmarks.bench_agent
+
+## the leaderboard site over every run in reports/ (open reports/site/index.html)
+report: install
+	$(BIN)/evalharness report reports --out reports/site $(ARGS)
+
+## make nightly [MODEL=name]: the subset in tasks/nightly.txt, compared with the stored baseline
+## (docs/NIGHTLY.md); exits non-zero on a regression
+nightly: install docker
+	MODEL='$(MODEL)' AGENT='$(AGENT)' DATASET='$(DATASET)' WORKERS='$(WORKERS)' EVAL_ARGS='$(ARGS)' scripts/nightly
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

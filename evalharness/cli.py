@@ -1,4 +1,4 @@
-"""Command line: `evalharness eval|tasks|build|summary`. User mistakes print one line, no traceback."""
+"""Command line: `evalharness eval|tasks|build|summary|serve`. User mistakes print one line, no traceback."""
 
 from __future__ import annotations
 
@@ -41,15 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("eval", help="run an agent on tasks in Docker and grade it")
     _selection_args(p_eval)
     _environment_args(p_eval)
-    p_eval.add_argument("--agent", default="gold", help="gold | empty | ... (default: gold)")
-    p_eval.add_argument("--model", default="", help="model name, for model-backed agents")
+    p_eval.add_argument("--agent", help="gold | empty | llm | ... (default: llm with --model, else gold)")
+    _model_args(p_eval)
     p_eval.add_argument("--scorer", default="tests", help="scorer (default: tests)")
     p_eval.add_argument("--workers", type=_positive_int, default=1, help="instances in parallel (default 1)")
     p_eval.add_argument("--run-id", help="name of the run; re-running the same id resumes it")
     p_eval.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
     p_eval.add_argument("--redo", action="store_true", help="run instances again even if already done")
     p_eval.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_eval.add_argument("--predictions", type=Path,
+                        help="SWE-bench predictions (JSONL/JSON) for --agent replay; missing instances: empty_patch")
     p_eval.set_defaults(func=cmd_eval)
+
+    p_val = sub.add_parser("validate", help="gold and empty over a selection: list instances where gold does not "
+                                            "resolve or empty does (exit 1 if any)")
+    _selection_args(p_val)
+    _environment_args(p_val)
+    p_val.add_argument("--workers", type=_positive_int, default=1, help="instances in parallel (default 1)")
+    p_val.add_argument("--run-id", help="name (default validate__<dataset>); runs go to <reports>/<name>/gold, /empty")
+    p_val.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
+    p_val.add_argument("--redo", action="store_true", help="run instances again even if already done")
+    p_val.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_val.set_defaults(func=cmd_validate)
 
     p_tasks = sub.add_parser("tasks", help="list the tasks a selection picks")
     _selection_args(p_tasks)
@@ -58,13 +71,56 @@ def build_parser() -> argparse.ArgumentParser:
     p_build = sub.add_parser("build", help="build (or pull) the images of a selection, nothing else")
     _selection_args(p_build)
     _environment_args(p_build)
+    p_build.add_argument("--offline-check", action="store_true",
+                         help="build nothing: list the instances that can't be built without a registry or GitHub, "
+                              "and why")
     p_build.set_defaults(func=cmd_build)
 
     p_sum = sub.add_parser("summary", help="print the summary table of a finished or running run")
     p_sum.add_argument("run_dir", type=Path)
     p_sum.set_defaults(func=cmd_summary)
 
-    for p in (p_eval, p_tasks, p_build, p_sum):
+    p_models = sub.add_parser("models", help="list the registered models (models.toml) and whether their keys are set")
+    p_models.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
+                          help="your own models.toml (entries win over the packaged ones)")
+    p_models.add_argument("--check", metavar="NAME", help="exit 2, naming the variable to set, if NAME's key is missing")
+    p_models.set_defaults(func=cmd_models)
+
+    p_serve = sub.add_parser("serve", help="launch a local model server (vLLM/SGLang) until Ctrl-C")
+    p_serve.add_argument("serve_model", metavar="MODEL", help="a models.toml entry with a [serve] section")
+    p_serve.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
+                         help="your own models.toml (entries win over the packaged ones)")
+    p_serve.add_argument("--serve-command", help="launch command to use instead of the registry's ({port}, {model}, "
+                                                 "{hf_model}, {tp}, {max_model_len}, {host} are filled in)")
+    p_serve.add_argument("--log", type=Path, help="server log (default: <cache>/serve/<MODEL>.log)")
+    p_serve.add_argument("--startup-timeout", type=float, help="seconds to wait for /v1/models (default: registry's)")
+    p_serve.set_defaults(func=cmd_serve)
+
+    p_report = sub.add_parser("report", help="the leaderboard site over runs, with SWE-bench exports")
+    p_report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                          help="run folders, or folders of runs (e.g. reports/); runs of the same model, agent "
+                               "and dataset given together are attempts (pass@k)")
+    p_report.add_argument("--out", type=Path, default=Path("reports/site"), help="default: reports/site/")
+    p_report.add_argument("--title", default="SWE-bench leaderboard")
+    p_report.add_argument("--compare", nargs=2, type=Path, metavar=("BASE", "NEW"),
+                          help="show the paired comparison of two runs on the leaderboard")
+    p_report.add_argument("--alpha", type=float, default=0.05, help="for --compare (default 0.05)")
+    p_report.add_argument("--max-drop", type=int, help="for --compare: net instances NEW may lose")
+    p_report.add_argument("--experiments", type=Path, metavar="DIR",
+                          help="also export each run in SWE-bench's experiments layout under DIR")
+    p_report.add_argument("--no-attempts", action="store_true",
+                          help="runs of one system are not attempts (e.g. a nightly history): no pass@k table")
+    p_report.set_defaults(func=cmd_report)
+
+    p_cmp = sub.add_parser("compare", help="paired comparison of two runs (McNemar); exit 1 on a regression")
+    p_cmp.add_argument("base", type=Path, metavar="BASE")
+    p_cmp.add_argument("new", type=Path, metavar="NEW")
+    p_cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p_cmp.add_argument("--max-drop", type=int, help="fail when NEW loses more than this many instances net")
+    p_cmp.add_argument("--out", type=Path, help="also write the markdown summary to this file")
+    p_cmp.set_defaults(func=cmd_compare)
+
+    for p in (p_eval, p_tasks, p_build, p_sum, p_models, p_serve, p_report, p_cmp, p_val):
         p.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 
@@ -91,6 +147,8 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cache-dir", type=Path,
                    default=Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness")))
     g.add_argument("--no-pull", action="store_true", help="never pull from a registry (air-gapped)")
+    g.add_argument("--namespace", help="pull official SWE-bench images from this namespace (swebench = Docker Hub's); "
+                                       "default: use an official image only if present locally, else build")
     g.add_argument("--base-image", help="upstream image for the base layer (default python:<ver>-slim)")
     g.add_argument("--ca-bundle", type=Path, help="CA bundle to inject into images (default: the host's)")
     g.add_argument("--no-host-ca", action="store_true", help="do not inject the host's CA bundle")
@@ -98,6 +156,22 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-network", action="store_true", help="give agent and test containers network")
     g.add_argument("--memory", help="memory limit per container, e.g. 4g")
     g.add_argument("--cpus", type=float, help="CPU limit per container")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (llm agent)")
+    g.add_argument("--model", default="", help="a models.toml entry (e.g. qwen3-coder), or a model id with --base-url")
+    g.add_argument("--base-url", help="any OpenAI-compatible endpoint (.../v1)")
+    g.add_argument("--model-id", help="model id to send, overriding the registry's")
+    g.add_argument("--tool-mode", choices=["native", "qwen3_xml"], help="override the registry's tool-call mode")
+    g.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
+                   help="your own models.toml (entries win over the packaged ones)")
+    g.add_argument("--max-turns", type=_positive_int, default=100, help="model calls per instance (default 100)")
+    g.add_argument("--max-cost", type=float, default=3.0, help="USD per instance, 0 = no limit (default 3)")
+    g.add_argument("--agent-timeout", type=float, default=3600, help="seconds per instance's agent phase (default 3600)")
+    g.add_argument("--command-timeout", type=float, default=120, help="seconds per agent command (default 120)")
+    g.add_argument("--serve", action="store_true",
+                   help="launch the model's local server (vLLM/SGLang, from its [serve] entry) for the run")
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -114,10 +188,13 @@ def cmd_build(args) -> int:
 
     tasks = _select(args)
     builder, specs, _ = _environment(args)
+    if args.offline_check:
+        return _offline_check(tasks, builder, specs)
     failed = 0
     for task in tasks:
         try:
-            tag = builder.instance_image(task, specs.get(task.repo, task.version), log.debug)
+            spec = specs.get(task.repo, task.version) if (task.repo, task.version) in specs else None
+            tag = builder.image_for(task, spec, log.debug).tag
             print(f"{task.instance_id}: {tag}")
         except (EnvBuildError, UserError) as exc:
             failed += 1
@@ -132,7 +209,16 @@ def cmd_eval(args) -> int:
     from evalharness.scorers import get_scorer
 
     tasks = _select(args)
-    agent = get_agent(args.agent, model=args.model)
+    args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
+    if args.agent == "replay":
+        agent = get_agent("replay", predictions=args.predictions)
+        args.model = args.model or agent.model_name  # names the run and its predictions.jsonl
+        if agent.outside(tasks):
+            ids = agent.outside(tasks)
+            log.warning("%d prediction(s) name instances not in the selection (not run): %s",
+                        len(ids), ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else ""))
+    else:
+        agent = get_agent(args.agent, **_agent_options(args))
     scorer = get_scorer(args.scorer)
     builder, specs, client = _environment(args)
     run_id = args.run_id or default_run_id(args.agent, args.model, args.dataset, args.split)
@@ -145,14 +231,63 @@ def cmd_eval(args) -> int:
         redo=args.redo,
         reports_dir=args.reports_dir,
         limits=ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus),
+        settings=getattr(agent, "settings", dict)(),
     )
     runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
-    outcome = runner.run(tasks, progress=not args.no_progress)
+    with _served(args, agent, config.run_dir):
+        outcome = runner.run(tasks, progress=not args.no_progress)
     if outcome.skipped:
         print(f"resumed: {outcome.skipped} instance(s) were already done (use --redo to run them again)")
     print(summarize(outcome.records))
     print(f"\nresults: {outcome.run_dir / 'results.parquet'}\nlogs:    {outcome.run_dir / 'logs'}")
     return 0
+
+
+def _served(args, agent, run_dir: Path):
+    """`eval --serve`: the model's local server (vLLM/SGLang) runs for the duration of the run."""
+    import contextlib
+
+    if not args.serve:
+        return contextlib.nullcontext()
+    from evalharness.serve import serve
+
+    model = getattr(agent, "model", None)
+    if model is None or getattr(model, "serve", None) is None:
+        raise UserError("--serve needs --model NAME whose models.toml entry has a [serve] section "
+                        "(e.g. qwen3-coder-local)")
+    print(f"starting the model server for {model.name} (log: {run_dir / 'serve.log'})", file=sys.stderr)
+    return serve(model, log_path=run_dir / "serve.log")
+
+
+def _offline_check(tasks, builder, specs) -> int:
+    groups: dict[str, list[str]] = {}
+    for task in tasks:
+        spec = specs.get(task.repo, task.version) if (task.repo, task.version) in specs else None
+        problem = builder.offline_problem(task, spec)
+        if problem:
+            groups.setdefault(problem, []).append(task.instance_id)
+    blocked = sum(len(ids) for ids in groups.values())
+    print(f"{len(tasks) - blocked} of {len(tasks)} instance(s) can be built offline; {blocked} can't")
+    for reason, ids in sorted(groups.items(), key=lambda item: -len(item[1])):
+        print(f"\n{len(ids):>5}  {reason}\n       {', '.join(ids)}")
+    return 1 if blocked else 0
+
+
+def cmd_validate(args) -> int:
+    from evalharness.containers import ContainerLimits
+    from evalharness.scorers import get_scorer
+    from evalharness.validate import validate
+
+    tasks = _select(args)
+    builder, specs, client = _environment(args)
+    root = args.reports_dir / (args.run_id or default_run_id("validate", "", args.dataset, args.split))
+    report = validate(tasks, root=root, dataset=args.dataset, client=client, builder=builder, specs=specs,
+                      scorer_factory=lambda: get_scorer("tests"), workers=args.workers, redo=args.redo,
+                      limits=ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus),
+                      progress=not args.no_progress)
+    print(report.text())
+    print(f"\nreport: {root / 'validation.json'} (table: {root / 'validation.md'})")
+    return 1 if report.problems else 0
 
 
 def cmd_summary(args) -> int:
@@ -163,6 +298,93 @@ def cmd_summary(args) -> int:
         raise UserError(f"no run at {args.run_dir}")
     print(summarize(list(ResultStore(args.run_dir).load().values())))
     return 0
+
+
+def cmd_report(args) -> int:
+    from evalharness.compare import compare_dirs
+    from evalharness.report.exports import export_experiments
+    from evalharness.report.load import expand_run_dirs, load_run
+    from evalharness.report.site import build_site
+
+    runs = [load_run(path) for path in expand_run_dirs(args.run_dirs)]
+    comparison = compare_dirs(*args.compare, alpha=args.alpha, max_drop=args.max_drop) if args.compare else None
+    index = build_site(runs, args.out, comparison=comparison, title=args.title, attempts=not args.no_attempts)
+    for run in runs:
+        note = f" ({run.state}: {len(run.records)}/{run.planned})" if run.state != "complete" else ""
+        print(f"{run.meta.run_id}: resolved {sum(r.resolved for r in run.records)}/{len(run.records)}{note}")
+        if args.experiments:
+            print(f"  experiments layout: {export_experiments(run, args.experiments)}")
+    print(f"site: {index}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from evalharness.compare import compare_dirs
+    from evalharness.results import atomic_write
+
+    comparison = compare_dirs(args.base, args.new, alpha=args.alpha, max_drop=args.max_drop)
+    markdown = comparison.to_markdown()
+    print(markdown, end="")
+    if args.out:
+        atomic_write(args.out, markdown.encode("utf-8"))
+    return 1 if comparison.regression else 0
+
+
+def cmd_models(args) -> int:
+    from evalharness.models import ModelRegistry, api_key
+
+    registry = ModelRegistry.load(args.models_files)
+    if args.check:
+        if args.check in registry:  # an unregistered id is a --base-url endpoint: eval checks it
+            api_key(registry.get(args.check))
+        return 0
+    print(f"{'name':<24} {'tool mode':<10} {'key':<22} {'model id':<42} endpoint")
+    for name in registry.names():
+        m = registry.get(name)
+        key = m.api_key_env or "(none)"
+        if m.api_key_env:
+            try:
+                api_key(m)  # the environment, then .env
+                key += " set"
+            except UserError:
+                key += " unset"
+        print(f"{name:<24} {m.tool_mode:<10} {key:<22} {m.model:<42} {m.base_url}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Foreground server: ready message, then wait; Ctrl-C or SIGTERM stops the whole process group."""
+    import signal
+
+    from evalharness.models import ModelRegistry
+    from evalharness.serve import Server, parse_command
+
+    config = ModelRegistry.load(args.models_files).get(args.serve_model)
+    cache = Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness"))
+    log_path = args.log or cache / "serve" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', config.name)}.log"
+    command = parse_command(args.serve_command) if args.serve_command else None
+    server = Server(config, log_path=log_path, command=command, startup_timeout=args.startup_timeout)
+
+    def interrupt(signum, frame):  # SIGTERM stops the server like Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    print(f"starting {config.name}: {' '.join(server.command)}\nlog: {log_path}", flush=True)
+    ready = False
+    try:
+        server.start()
+        ready = True
+        print(f"serving {config.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
+        code = server.wait()
+        print(f"evalharness: error: the server exited with code {code}; log: {log_path}\n{server.log_tail()}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping the server", file=sys.stderr, flush=True)
+        return 0 if ready else 130
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -190,7 +412,7 @@ def _environment(args):
     from evalharness.specs import SpecRegistry
 
     tasks_dir = default_tasks_dir()
-    specs = SpecRegistry.from_files([tasks_dir / "specs.toml", *args.specs])
+    specs = SpecRegistry.from_files([tasks_dir / "specs.toml", tasks_dir / "swebench_specs.toml", *args.specs])
     for mirror in args.repo_mirror:
         if not mirror.is_dir():
             raise UserError(f"--repo-mirror {mirror}: not a folder")
@@ -211,6 +433,7 @@ def _environment(args):
         pull=not args.no_pull,
         base_image=args.base_image,
         max_parallel_builds=args.build_workers,
+        namespace=None if (args.namespace or "none").lower() == "none" else args.namespace,
     )
     sources = [
         BuiltinRepos(tasks_dir / "repos", args.cache_dir),
@@ -218,6 +441,12 @@ def _environment(args):
         GitHubRepos(args.cache_dir),
     ]
     return ImageBuilder(client, config, sources), specs, client
+
+
+def _agent_options(args) -> dict:
+    return {"model": args.model, "base_url": args.base_url, "model_id": args.model_id, "tool_mode": args.tool_mode,
+            "models_files": tuple(args.models_files), "max_turns": args.max_turns, "max_cost": args.max_cost,
+            "max_seconds": args.agent_timeout, "command_timeout": args.command_timeout}
 
 
 def default_run_id(agent: str, model: str, dataset: str, split: str) -> str:

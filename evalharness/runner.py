@@ -12,10 +12,11 @@ import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import docker
 from tqdm import tqdm
@@ -25,8 +26,10 @@ from evalharness.agents.base import Agent, AgentResult
 from evalharness.containers import ContainerLimits, remove_run_containers, running_container
 from evalharness.errors import EnvBuildError, UserError
 from evalharness.images import ImageBuilder
+from evalharness.predictions import records_to_predictions, write_predictions
 from evalharness.results import InstanceRecord, ResultStore, atomic_write, safe_name
 from evalharness.scorers.base import Scorer
+from evalharness.scorers.tests_scorer import fallback_spec
 from evalharness.specs import SpecRegistry
 from evalharness.status import Status
 from evalharness.task import Task
@@ -44,6 +47,7 @@ class RunConfig:
     redo: bool = False
     reports_dir: Path = Path("reports")
     limits: ContainerLimits = field(default_factory=ContainerLimits)
+    settings: Mapping[str, Any] = field(default_factory=dict)  # the agent's model and limits, for run.json
 
     @property
     def run_dir(self) -> Path:
@@ -135,9 +139,16 @@ class Runner:
         finally:
             bar.close()
             self.store.compact()
+            self._export_predictions()
         records = self.store.load()
         wanted = [records[t.instance_id] for t in tasks if t.instance_id in records]
         return RunOutcome(self.config.run_dir, wanted, ran=len(todo), skipped=skipped)
+
+    def _export_predictions(self) -> None:
+        """predictions.jsonl of every finished instance, for the official harness (also after Ctrl-C)."""
+        name = self.config.model or self.config.agent
+        write_predictions(records_to_predictions(self.store.load().values(), name),
+                          self.config.run_dir / "predictions.jsonl")
 
     def _write_metadata(self, n_tasks: int) -> None:
         path = self.config.run_dir / "run.json"
@@ -154,6 +165,7 @@ class Runner:
             **identity,
             "workers": self.config.workers,
             "instances": n_tasks,
+            "settings": dict(self.config.settings),
             "harness_version": __version__,
             "created_at": _now(),
         }
@@ -196,8 +208,10 @@ class Runner:
         # 1. environment
         with _timer(record, "env_seconds"):
             try:
-                spec = self.specs.get(task.repo, task.version)
-                image = self.builder.instance_image(task, spec, logs.build_line)
+                # The official image when there is one (then a spec is optional), else a local build.
+                spec = self.specs.get(task.repo, task.version) if (task.repo, task.version) in self.specs else None
+                image = self.builder.image_for(task, spec, logs.build_line).tag
+                spec = spec or fallback_spec(task)
             except (EnvBuildError, UserError) as exc:
                 record.status = Status.ENV_BUILD_FAILED.value
                 record.error = str(exc)
@@ -252,9 +266,11 @@ class Runner:
             logs.write("agent_error.txt", traceback.format_exc())
             return AgentResult(patch="", exit_reason="error", error=f"{type(exc).__name__}: {exc}")
 
+    @contextmanager
     def _container(self, task: Task, image: str, purpose: str):
-        return running_container(self.client, image, run_id=self.config.run_id,
-                                 instance_id=task.instance_id, purpose=purpose, limits=self.config.limits)
+        with running_container(self.client, image, run_id=self.config.run_id,
+                               instance_id=task.instance_id, purpose=purpose, limits=self.config.limits) as env:
+            yield self.builder.environment(image, env)  # official images: commands run in conda's testbed
 
 
 class _timer:

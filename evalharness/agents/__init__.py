@@ -7,11 +7,21 @@ from typing import Callable
 
 from evalharness.agents.base import Agent, AgentResult, Usage
 from evalharness.agents.gold import EmptyAgent, GoldAgent
+from evalharness.agents.replay import ReplayAgent
 from evalharness.errors import UserError
+
+
+def _llm(**options) -> Agent:
+    from evalharness.agents.llm_agent import make_llm_agent  # imports the openai SDK: only when asked
+
+    return make_llm_agent(**options)
+
 
 AGENTS: dict[str, Callable[..., Agent]] = {
     "gold": lambda **_: GoldAgent(),
     "empty": lambda **_: EmptyAgent(),
+    "llm": _llm,
+    "replay": lambda predictions=None, **_: ReplayAgent.from_file(predictions),  # --predictions FILE
 }
 
 
