@@ -41,6 +41,7 @@ from evalharness.scorers.tests_scorer import TestScorer, build_eval_script, rein
 from evalharness.specs import EnvSpec
 from evalharness.status import Status
 from evalharness.task import Task
+from gitrepo import git, make_diff
 
 TASKS = load_tasks("builtin")
 
@@ -60,29 +61,6 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     report.outcome = "passed"
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout
-
-
-def diff_of(repo: Path, files: dict[str, str | None]) -> str:
-    """The diff from HEAD to HEAD + `files` (None deletes); the tree is clean before and after."""
-    git(repo, "reset", "-q", "--hard")
-    git(repo, "clean", "-fdq")
-    for name, content in files.items():
-        path = repo / name
-        if content is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-    git(repo, "add", "-A")
-    diff = git(repo, "diff", "--cached", "--no-color", "HEAD")
-    git(repo, "reset", "-q", "--hard")
-    git(repo, "clean", "-fdq")
-    return diff
 
 
 @pytest.fixture
@@ -107,8 +85,8 @@ def env(repo: Path) -> LocalEnvironment:
 
 
 def calc_task(repo: Path) -> Task:
-    test_patch = diff_of(repo, {"tests/test_calc.py": TESTS})
-    gold = diff_of(repo, {"calc.py": CALC.replace("a - b", "a + b")})
+    test_patch = make_diff(repo, {"tests/test_calc.py": TESTS})
+    gold = make_diff(repo, {"calc.py": CALC.replace("a - b", "a + b")})
     return Task(instance_id="acme__calc-1", repo="acme/calc", base_commit=git(repo, "rev-parse", "HEAD").strip(),
                 patch=gold, test_patch=test_patch, problem_statement="add subtracts", version="1.0",
                 FAIL_TO_PASS=("tests/test_calc.py::test_add",), PASS_TO_PASS=("tests/test_calc.py::test_zero",))
@@ -132,12 +110,12 @@ def test_gold_resolves_and_the_forging_conftest_trap_does_not(repo, env, tmp_pat
     assert score(task, task.patch, env, tmp_path).status == Status.RESOLVED
     # A patch that only adds a conftest.py forcing every test to pass (in a subfolder too).
     for where in ("tests/conftest.py", "sub/conftest.py"):
-        trap = diff_of(repo, {where: FORGING_CONFTEST})
+        trap = make_diff(repo, {where: FORGING_CONFTEST})
         result = score(task, trap, env, tmp_path)
         assert result.status == Status.UNRESOLVED, (where, result.test_output)
         assert f">>>>> evalharness: removed {where}" in result.test_output
     # Editing the repo's own conftest.py the same way: restored as at base_commit.
-    trap = diff_of(repo, {"conftest.py": FORGING_CONFTEST})
+    trap = make_diff(repo, {"conftest.py": FORGING_CONFTEST})
     result = score(task, trap, env, tmp_path)
     assert result.status == Status.UNRESOLVED, result.test_output
     assert "restored conftest.py" in result.test_output
@@ -148,12 +126,12 @@ def test_pytest_section_edits_are_undone_packaging_edits_stay(repo, env, tmp_pat
     task = calc_task(repo)
     fix = {"calc.py": CALC.replace("a - b", "a + b")}
     # addopts that deselect the failing test: the section changed, so setup.cfg is restored.
-    sneaky = diff_of(repo, {**fix, "setup.cfg": SETUP_CFG.replace("no:cacheprovider", "no:cacheprovider -k zero")})
+    sneaky = make_diff(repo, {**fix, "setup.cfg": SETUP_CFG.replace("no:cacheprovider", "no:cacheprovider -k zero")})
     result = score(task, sneaky, env, tmp_path)
     assert "restored setup.cfg as at base_commit" in result.test_output
     assert result.status == Status.RESOLVED  # the fix itself is fine: test_add runs and passes
     # A metadata edit next to the fix is kept (pylint-4661's gold patch edits setup.cfg).
-    honest = diff_of(repo, {**fix, "setup.cfg": SETUP_CFG.replace("name = calc", "name = calc\nversion = 2")})
+    honest = make_diff(repo, {**fix, "setup.cfg": SETUP_CFG.replace("name = calc", "name = calc\nversion = 2")})
     result = score(task, honest, env, tmp_path)
     assert result.status == Status.RESOLVED
     assert "restored setup.cfg" not in result.test_output
@@ -181,9 +159,9 @@ def test_editable_installs_are_re_run_only_when_a_build_input_changes(repo):
     editable = calc_spec(install=("pip install -e .[test]",))
     assert not reinstall_needed(editable, task.patch)
     assert ": '>>>>> evalharness: install step not re-run" in build_eval_script(task, editable, model_patch=task.patch)
-    touches_setup = diff_of(repo, {"setup.cfg": SETUP_CFG + "[options]\nzip_safe = False\n"})
+    touches_setup = make_diff(repo, {"setup.cfg": SETUP_CFG + "[options]\nzip_safe = False\n"})
     assert reinstall_needed(editable, touches_setup)
-    assert reinstall_needed(editable, diff_of(repo, {"ext/speed.pyx": "x = 1\n"}))
+    assert reinstall_needed(editable, make_diff(repo, {"ext/speed.pyx": "x = 1\n"}))
     assert reinstall_needed(calc_spec(install=("python setup.py install",)), task.patch)
     assert not reinstall_needed(calc_spec(install=("python setup.py develop",)), task.patch)
 

@@ -23,6 +23,7 @@ from evalharness.scorers.tests_scorer import (
 from evalharness.specs import EnvSpec
 from evalharness.status import Status
 from evalharness.task import Task
+from gitrepo import git, make_diff
 
 CALC = """\
 def add(a, b):
@@ -64,29 +65,6 @@ def test_add():
 def test_add_zero():
     assert add(0, 0) == 0
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo, check=True, capture_output=True,
-    ).stdout.decode()  # bytes: text=True would turn CRLF into LF
-
-
-def make_diff(repo: Path, files: dict[str, str | None]) -> str:
-    """A git diff from HEAD to HEAD + `files` (None deletes), leaving the tree clean."""
-    for name, content in files.items():
-        path = repo / name
-        if content is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-    git(repo, "add", "-A")
-    diff = git(repo, "diff", "--cached", "--no-color", "HEAD")
-    git(repo, "reset", "-q", "--hard")
-    git(repo, "clean", "-fdq")
-    return diff
 
 
 @pytest.fixture
