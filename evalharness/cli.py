@@ -81,15 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_sum.set_defaults(func=cmd_summary)
 
     p_models = sub.add_parser("models", help="list the registered models (models.toml) and whether their keys are set")
-    p_models.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
-                          help="your own models.toml (entries win over the packaged ones)")
+    _models_file_arg(p_models)
     p_models.add_argument("--check", metavar="NAME", help="exit 2, naming the variable to set, if NAME's key is missing")
     p_models.set_defaults(func=cmd_models)
 
     p_serve = sub.add_parser("serve", help="launch a local model server (vLLM/SGLang) until Ctrl-C")
     p_serve.add_argument("serve_model", metavar="MODEL", help="a models.toml entry with a [serve] section")
-    p_serve.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
-                         help="your own models.toml (entries win over the packaged ones)")
+    _models_file_arg(p_serve)
     p_serve.add_argument("--serve-command", help="launch command to use instead of the registry's ({port}, {model}, "
                                                  "{hf_model}, {tp}, {max_model_len}, {host} are filled in)")
     p_serve.add_argument("--log", type=Path, help="server log (default: <cache>/serve/<MODEL>.log)")
@@ -158,14 +156,18 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cpus", type=float, help="CPU limit per container")
 
 
+def _models_file_arg(p) -> None:
+    p.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
+                   help="your own models.toml (entries win over the packaged ones)")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (llm agent)")
     g.add_argument("--model", default="", help="a models.toml entry (e.g. qwen3-coder), or a model id with --base-url")
     g.add_argument("--base-url", help="any OpenAI-compatible endpoint (.../v1)")
     g.add_argument("--model-id", help="model id to send, overriding the registry's")
     g.add_argument("--tool-mode", choices=["native", "qwen3_xml"], help="override the registry's tool-call mode")
-    g.add_argument("--models", dest="models_files", action="append", type=Path, default=[],
-                   help="your own models.toml (entries win over the packaged ones)")
+    _models_file_arg(g)
     g.add_argument("--max-turns", type=_positive_int, default=100, help="model calls per instance (default 100)")
     g.add_argument("--max-cost", type=float, default=3.0, help="USD per instance, 0 = no limit (default 3)")
     g.add_argument("--agent-timeout", type=float, default=3600, help="seconds per instance's agent phase (default 3600)")
