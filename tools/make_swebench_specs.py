@@ -23,8 +23,9 @@ conda environments to a pip virtual environment on Debian:
   source. The repo's own package is never pinned: `install` builds it from the
   checkout, and pip then moves any pin the checkout's requirements exclude.
 * Not carried over: GUI toolkit bindings (PyQt5, sip, wxPython, PyGObject; their
-  backend tests skip without a display either way) and conda-only packages with no
-  PyPI distribution (xarray's cdms2, cdat_info, cdtime, libcf, distarray, esmpy).
+  backend tests skip without a display either way), conda-only packages with no
+  PyPI distribution (xarray's cdms2, cdat_info, cdtime, libcf, distarray, esmpy), and
+  the few pins pip cannot install next to SWE-bench's own (see xarray below).
 * Lite-only versions (no exported environment) take the environment of the nearest
   Verified version of the same repo, with the pins SWE-bench lists for them, as each
   entry notes.
@@ -104,7 +105,9 @@ ASTROPY_SETUPTOOLS = (
 # Per repo: the fields every version shares. Per version: `python`, `pins` (a key of
 # PINS), optional `pin` (pins added, or replacing those of the same name), `apt_extra`,
 # and any field that differs from the repo's. `unpin` (repo or version) drops pins pip
-# cannot install together, leaving those packages to the resolver.
+# cannot install together, leaving those packages to the resolver; `nodeps` (repo) moves
+# pins to a `pip install --no-deps` run before `install`, for packages whose declared
+# requirements the exported environment did not meet.
 REPOS: dict[str, dict] = {
     "astropy/astropy": dict(
         log_parser="astropy", test_cmd=PYTEST, apt=BUILD,
@@ -126,11 +129,17 @@ REPOS: dict[str, dict] = {
     ),
     "pallets/flask": dict(log_parser="flask", test_cmd=PYTEST, install=[PIP_E]),
     "psf/requests": dict(log_parser="requests", test_cmd=PYTEST, install=["python -m pip install ."]),
-    # ecCodes: the C library behind cfgrib (conda's eccodes); without it cfgrib's import fails
-    # antlr4-python3-runtime unpinned: PyPI's cf-units 3.2.0 requires 4.7.2 (conda-forge's
-    # build of it ran with the exported 4.11.1).
+    # ecCodes: the C library behind cfgrib (conda's eccodes); without it cfgrib's import fails.
+    # The exported environment is conda's (dask 2024, distributed, dask-expr, iris,
+    # pytest-env) with SWE-bench's pip pins on top (dask 2022.8.1, numpy 1.23.0, pandas
+    # 1.5.3, pytest 7.4.0), which pip will not install together. SWE-bench's pins win:
+    # distributed and dask-expr, which need the newer dask (so their tests skip there
+    # too), are left out; packages whose metadata asks for newer versions than those
+    # pins are installed without their dependencies, as they sat in that environment;
+    # antlr4 is left to PyPI's cf-units, which pins 4.7.2.
     "pydata/xarray": dict(log_parser="xarray", test_cmd=PYTEST, install=[PIP_E], apt=[*BUILD, "libeccodes-dev"],
-                          unpin=["antlr4-python3-runtime"]),
+                          unpin=["antlr4-python3-runtime", "dask-expr", "distributed"],
+                          nodeps=["pytest-env", "rasterio", "scitools-iris", "zarr"]),
     "pylint-dev/pylint": dict(log_parser="pylint", test_cmd=PYTEST, install=[PIP_E], apt=BUILD),
     "pytest-dev/pytest": dict(log_parser="pytest", test_cmd=PYTEST, install=[PIP_E]),
     "scikit-learn/scikit-learn": dict(
@@ -912,7 +921,10 @@ def specs() -> dict[str, dict[str, dict]]:
             pins = {_name(p): p for p in PINS[data.pop("pins")].split()}
             pins.update({_name(p): p for p in data.pop("pin", ())})
             for name in [*entry.pop("unpin", ()), *data.pop("unpin", ())]:
-                del pins[_name(name)]
+                pins.pop(_name(name), None)
+            nodeps = [pins.pop(_name(name)) for name in entry.pop("nodeps", ()) if _name(name) in pins]
+            if nodeps:
+                entry["pre_install"] = ["python -m pip install --no-deps " + " ".join(nodeps), *entry.get("pre_install", ())]
             apt = [*entry.get("apt", ()), *data.pop("apt_extra", ())]
             entry.update(data)
             entry["apt"] = sorted(set(apt))
