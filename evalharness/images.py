@@ -47,7 +47,7 @@ DEFAULT_HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Debian suites that ship a given CPython as python3: the offline source of Python.
 DEBIAN_SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 BASE_PACKAGES = ("bash", "coreutils", "git", "patch", "ca-certificates", "procps")
-DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv")
+DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv", "python3-dev")  # headers: C extensions build from source
 # Pip settings passed to builds as build args. Always declared, so the Dockerfile (and the
 # tag hashed from it) does not change with which of them the host happens to set.
 PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
