@@ -285,7 +285,8 @@ class ImageBuilder:
 
     # ---- tags (pure: computing one never builds or pulls) -------------------------------
     def _base_tag(self, python: str) -> str:
-        key = _hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "")
+        key = _hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "",
+                    " ".join(BASE_PACKAGES + DEBIAN_PYTHON_PACKAGES))  # a package list change rebuilds
         return f"evalharness-base:py{python}-{key[:12]}"
 
     def _env_tag(self, spec: EnvSpec) -> str:
