@@ -29,3 +29,23 @@ def make_diff(repo: Path, files: dict[str, str | None]) -> str:
     git(repo, "reset", "-q", "--hard")
     git(repo, "clean", "-fdq")
     return diff
+
+
+def commit_all(root: Path) -> Path:
+    """Make `root` a git repo whose one commit holds everything in it (caches ignored)."""
+    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+def python_env(repo: Path):
+    """A LocalEnvironment at `repo` whose PATH finds this interpreter (and its pytest) first."""
+    import os
+    import sys
+
+    from evalharness.environment import LocalEnvironment
+
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return LocalEnvironment(repo, env={"PATH": path, "PYTHONDONTWRITEBYTECODE": "1"})

@@ -41,7 +41,7 @@ from evalharness.scorers.tests_scorer import TestScorer, build_eval_script, rein
 from evalharness.specs import EnvSpec
 from evalharness.status import Status
 from evalharness.task import Task
-from gitrepo import git, make_diff
+from gitrepo import commit_all, git, make_diff, python_env
 
 TASKS = load_tasks("builtin")
 
@@ -71,17 +71,12 @@ def repo(tmp_path: Path) -> Path:
     (root / "tests" / "test_calc.py").write_text("def test_old():\n    pass\n")
     (root / "setup.cfg").write_text(SETUP_CFG)
     (root / "conftest.py").write_text("# the repo's own conftest\n")
-    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
-    return root
+    return commit_all(root)
 
 
 @pytest.fixture
 def env(repo: Path) -> LocalEnvironment:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return LocalEnvironment(repo, env={"PATH": path, "PYTHONDONTWRITEBYTECODE": "1"})
+    return python_env(repo)
 
 
 def calc_task(repo: Path) -> Task:

@@ -23,7 +23,7 @@ from evalharness.scorers.tests_scorer import (
 from evalharness.specs import EnvSpec
 from evalharness.status import Status
 from evalharness.task import Task
-from gitrepo import git, make_diff
+from gitrepo import commit_all, git, make_diff, python_env
 
 CALC = """\
 def add(a, b):
@@ -76,17 +76,12 @@ def repo(tmp_path: Path) -> Path:
     (root / "pkg" / "calc.py").write_text(CALC)
     (root / "tests" / "test_calc.py").write_text(TESTS)
     (root / "tests" / "data.json").write_text("{}\n")
-    (root / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
-    return root
+    return commit_all(root)
 
 
 @pytest.fixture
 def env(repo: Path) -> LocalEnvironment:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return LocalEnvironment(repo, env={"PATH": path, "PYTHONDONTWRITEBYTECODE": "1"})
+    return python_env(repo)
 
 
 @pytest.fixture
