@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--agent", help="gold | empty | llm | ... (default: llm with --model, else gold)")
     _model_args(p_eval)
     p_eval.add_argument("--scorer", default="tests", help="scorer (default: tests)")
-    p_eval.add_argument("--workers", type=_positive_int, default=1, help="instances in parallel (default 1)")
+    _executor_args(p_eval)
     p_eval.add_argument("--run-id", help="name of the run; re-running the same id resumes it")
     p_eval.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
     p_eval.add_argument("--redo", action="store_true", help="run instances again even if already done")
@@ -152,8 +153,28 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-host-ca", action="store_true", help="do not inject the host's CA bundle")
     g.add_argument("--build-workers", type=_positive_int, default=2, help="image builds in parallel")
     g.add_argument("--allow-network", action="store_true", help="give agent and test containers network")
-    g.add_argument("--memory", help="memory limit per container, e.g. 4g")
-    g.add_argument("--cpus", type=float, help="CPU limit per container")
+    g.add_argument("--memory", help="memory limit per agent/test container, e.g. 8g (default 4g; none: no limit)")
+    g.add_argument("--cpus", help="CPU limit per agent/test container, e.g. 2 (default: none, no cap)")
+    g.add_argument("--pids", help="process/thread limit per agent/test container (default 4096; none: no limit)")
+
+
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution")
+    g.add_argument("--workers", type=_positive_int, default=1,
+                   help="agent sessions at once (default 1); they mostly wait on the model, so this can be high")
+    g.add_argument("--eval-workers", type=_non_negative_int, default=0,
+                   help="test runs at once, per machine (CPU-bound; default: its number of cores)")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local threads (default), or one Ray task per instance on nodes with Docker")
+    g.add_argument("--ray-address", help="Ray cluster to join (e.g. ray://head:10001 or auto; "
+                                         "default: $RAY_ADDRESS, else a new local cluster)")
+    g.add_argument("--registry", help="registry (host:port[/prefix]) through which nodes share the images they build")
+    g.add_argument("--max-attempts", type=_positive_int, default=3,
+                   help="--executor ray: tries per instance when its worker or node dies (default 3)")
+    g.add_argument("--llm-concurrency", type=_positive_int,
+                   help="model requests in flight at once, across all workers (default: no limit)")
+    g.add_argument("--llm-rpm", type=_positive_int,
+                   help="model requests per minute, across all workers (default: no limit)")
 
 
 def _models_file_arg(p) -> None:
@@ -206,23 +227,28 @@ def cmd_build(args) -> int:
 
 def cmd_eval(args) -> int:
     from evalharness.agents import get_agent
-    from evalharness.containers import ContainerLimits
     from evalharness.runner import RunConfig, Runner, summarize
     from evalharness.scorers import get_scorer
 
     tasks = _select(args)
     args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
+    ray = args.executor == "ray"
     if args.agent == "replay":
-        agent = get_agent("replay", predictions=args.predictions)
-        args.model = args.model or agent.model_name  # names the run and its predictions.jsonl
-        if agent.outside(tasks):
-            ids = agent.outside(tasks)
+        replay = get_agent("replay", predictions=args.predictions)
+        args.model = args.model or replay.model_name  # names the run and its predictions.jsonl
+        if replay.outside(tasks):
+            ids = replay.outside(tasks)
             log.warning("%d prediction(s) name instances not in the selection (not run): %s",
                         len(ids), ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else ""))
+        make_agent = functools.partial(_same, replay)
     else:
-        agent = get_agent(args.agent, **_agent_options(args))
-    scorer = get_scorer(args.scorer)
-    builder, specs, client = _environment(args)
+        options = _agent_options(args)
+        if args.agent == "llm":
+            options["limiter"] = _llm_limiter(args, ray)
+        make_agent = functools.partial(get_agent, args.agent, **options)
+    agent = make_agent()  # here too for a local run; on Ray, checks the options (and key) before any node works
+    make_scorer = functools.partial(get_scorer, args.scorer)
+    make_scorer()  # an unknown scorer fails now
     run_id = args.run_id or default_run_id(args.agent, args.model, args.dataset, args.split)
     config = RunConfig(
         run_id=run_id,
@@ -230,12 +256,17 @@ def cmd_eval(args) -> int:
         agent=args.agent,
         model=args.model,
         workers=args.workers,
+        eval_workers=args.eval_workers,
         redo=args.redo,
         reports_dir=args.reports_dir,
-        limits=ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus),
+        limits=_limits(args),
         settings=getattr(agent, "settings", dict)(),
     )
-    runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
+    if ray:
+        runner = Runner(config, executor=_ray_executor(args, config, make_agent, make_scorer))
+    else:
+        builder, specs, client = _environment(args)
+        runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=make_scorer())
     with _served(args, agent, config.run_dir):
         outcome = runner.run(tasks, progress=not args.no_progress)
     if outcome.skipped:
@@ -243,6 +274,32 @@ def cmd_eval(args) -> int:
     print(summarize(outcome.records))
     print(f"\nresults: {outcome.run_dir / 'results.parquet'}\nlogs:    {outcome.run_dir / 'logs'}")
     return 0
+
+
+def _same(value):
+    """A picklable factory of an object built once on the driver (the replay agent's predictions)."""
+    return value
+
+
+def _llm_limiter(args, ray: bool):
+    from evalharness.ratelimit import make_limiter
+
+    return make_limiter(args.llm_concurrency, args.llm_rpm, ray=ray)
+
+
+def _ray_executor(args, config, make_agent, make_scorer):
+    """Each instance a Ray task; nodes build the pipeline from this recipe (no Docker needed here)."""
+    try:
+        from evalharness.executors.ray import RayExecutor
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'evalharness[ray]'") from None
+    from evalharness.pipeline import PipelineRecipe
+
+    build, sources, specs = _build_setup(args)
+    recipe = PipelineRecipe(config=config, build=build, specs=specs, repo_sources=tuple(sources),
+                            agent=make_agent, scorer=make_scorer)
+    return RayExecutor(recipe, address=args.ray_address, max_attempts=args.max_attempts,
+                       eval_slots=args.eval_workers, build_slots=args.build_workers)
 
 
 def _served(args, agent, run_dir: Path):
@@ -276,7 +333,6 @@ def _offline_check(tasks, builder, specs) -> int:
 
 
 def cmd_validate(args) -> int:
-    from evalharness.containers import ContainerLimits
     from evalharness.scorers import get_scorer
     from evalharness.validate import validate
 
@@ -285,8 +341,7 @@ def cmd_validate(args) -> int:
     root = args.reports_dir / (args.run_id or default_run_id("validate", "", args.dataset, args.split))
     report = validate(tasks, root=root, dataset=args.dataset, client=client, builder=builder, specs=specs,
                       scorer_factory=lambda: get_scorer("tests"), workers=args.workers, redo=args.redo,
-                      limits=ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus),
-                      progress=not args.no_progress)
+                      limits=_limits(args), progress=not args.no_progress)
     print(report.text())
     print(f"\nreport: {root / 'validation.json'} (table: {root / 'validation.md'})")
     return 1 if report.problems else 0
@@ -406,10 +461,26 @@ def _select(args):
 
 
 def _environment(args):
+    """(image builder, specs, Docker client) for a run on this machine."""
     import docker
 
+    from evalharness.images import ImageBuilder
+
+    build, sources, specs = _build_setup(args)
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise UserError(
+            f"cannot reach the Docker engine ({str(exc)[:200]}); start it (e.g. `make docker`, or `dockerd &`)"
+        ) from None
+    return ImageBuilder(client, build, sources), specs, client
+
+
+def _build_setup(args):
+    """(build settings, repo sources, specs): plain data, so that Ray nodes can build from it too."""
     from evalharness.datasets import default_tasks_dir
-    from evalharness.images import BuildConfig, ImageBuilder
+    from evalharness.images import BuildConfig
     from evalharness.repos import BuiltinRepos, GitHubRepos, MirrorRepos
     from evalharness.specs import SpecRegistry
 
@@ -420,13 +491,6 @@ def _environment(args):
             raise UserError(f"--repo-mirror {mirror}: not a folder")
     if args.ca_bundle and not args.ca_bundle.is_file():
         raise UserError(f"--ca-bundle {args.ca_bundle}: no such file")
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise UserError(
-            f"cannot reach the Docker engine ({str(exc)[:200]}); start it (e.g. `make docker`, or `dockerd &`)"
-        ) from None
     default = BuildConfig(cache_dir=args.cache_dir)
     config = BuildConfig(
         cache_dir=args.cache_dir,
@@ -436,13 +500,20 @@ def _environment(args):
         base_image=args.base_image,
         max_parallel_builds=args.build_workers,
         namespace=None if (args.namespace or "none").lower() == "none" else args.namespace,
+        registry=getattr(args, "registry", None),
     )
     sources = [
         BuiltinRepos(tasks_dir / "repos", args.cache_dir),
         *(MirrorRepos(m) for m in args.repo_mirror),
         GitHubRepos(args.cache_dir),
     ]
-    return ImageBuilder(client, config, sources), specs, client
+    return config, sources, specs
+
+
+def _limits(args):
+    from evalharness.containers import ContainerLimits
+
+    return ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus, pids=args.pids)
 
 
 def _agent_options(args) -> dict:
@@ -466,6 +537,16 @@ def default_run_id(agent: str, model: str, dataset: str, split: str) -> str:
 
 def _split_csv(values: list[str]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -1,8 +1,17 @@
-"""Containers of an instance image, used as an `Environment` by agents and scorers."""
+"""Containers of an instance image, used as an `Environment` by agents and scorers.
+
+Every container the harness starts for an agent or a test run is sandboxed (issue 7): never
+privileged, all capabilities dropped but the few a root user needs to install and test a repo
+(`KEPT_CAPABILITIES`), `no-new-privileges`, no network unless asked, no volumes or binds, and
+memory / pids (and optionally CPU) limits (`ContainerLimits`). Running into a limit is not
+fatal: `read_limit_hits` reads how often it happened from the container's cgroup counters, and
+the runner records it on the instance. Image builds (images.py) are a separate path.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
 import posixpath
 import shlex
 import tarfile
@@ -13,19 +22,115 @@ from typing import Iterator
 
 import docker
 import docker.errors
+from docker.utils import parse_bytes
 
 from evalharness.environment import TIMEOUT_EXIT_CODES, ExecResult, timeout_wrapped
+from evalharness.errors import UserError
 from evalharness.images import LABEL, WORKDIR
+
+log = logging.getLogger(__name__)
+
+# Capabilities kept (after dropping ALL) for the root user commands run as. Docker's default set
+# minus NET_RAW (raw sockets: spoofing), MKNOD (device nodes), SYS_CHROOT, AUDIT_WRITE, SETPCAP,
+# SETFCAP and NET_BIND_SERVICE (Docker lets any user bind ports below 1024 in a container's own
+# network namespace: net.ipv4.ip_unprivileged_port_start=0). What is left is what a root user
+# needs so that installs and tests behave as they do under SWE-bench's default containers:
+#   CHOWN, FOWNER, FSETID  tar/pip/cp -p as root restore owners, then modes and mtimes of files
+#                          now owned by another uid; setgid bits survive; tests chown/chmod/utime
+#   DAC_OVERRIDE           root reads and writes files whatever their mode (tests that expect
+#                          root to bypass permissions, or skip themselves for it, stay as written)
+#   SETUID, SETGID         su / setpriv / os.setuid: tests and tools that drop to another user
+#   KILL                   signal processes of such other users (and the shell's timeout kills)
+KEPT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID")
+SECURITY_OPT = ("no-new-privileges",)  # setuid binaries can't gain what the set above lacks
+# Container processes are the host OOM killer's first choice, before the harness and dockerd,
+# should the containers together (or one with memory "none") exhaust the host.
+OOM_SCORE_ADJ = 500
+
+DEFAULT_MEMORY = "4g"  # per container; SWE-bench test runs stay well under it
+DEFAULT_PIDS = 4096  # processes + threads per container; a fork bomb stops here
+MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses less
+_UNLIMITED = {"0", "none", "unlimited", "no", "off", "-1"}
 
 
 @dataclass(frozen=True)
 class ContainerLimits:
-    """Resource and isolation settings of every container the harness starts."""
+    """Resource and isolation settings of every agent and test container the harness starts.
+
+    Defaults: no network; memory 4g (RAM, no swap on top; page cache counts but is reclaimed
+    first; over it the kernel kills the biggest process in the container only); pids 4096;
+    CPU not capped. None means "the default"; 0, "0" or "none" means unlimited. Values are
+    normalised on construction (memory: a Docker size string or "none"; pids: int, 0 =
+    unlimited; cpus: float or None = no cap), so reconstructing from the fields is a no-op.
+    """
 
     network: bool = False  # no network unless asked: agents and tests run offline
-    memory: str | None = None  # e.g. "4g"
-    cpus: float | None = None
-    pids: int | None = 4096
+    memory: str | None = DEFAULT_MEMORY  # e.g. "4g", "512m"; "none": unlimited
+    cpus: float | None = None  # e.g. 2 or 0.5; None / 0: no cap
+    pids: int | None = DEFAULT_PIDS  # 0: unlimited
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network", bool(self.network))
+        object.__setattr__(self, "memory", _normal_memory(self.memory))
+        object.__setattr__(self, "cpus", _normal_cpus(self.cpus))
+        object.__setattr__(self, "pids", _normal_pids(self.pids))
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """The memory limit in bytes; None: unlimited."""
+        return None if self.memory == "none" else _parse_memory(self.memory)
+
+
+def _is_unlimited(value) -> bool:
+    return str(value).strip().lower() in _UNLIMITED
+
+
+def _normal_memory(value) -> str:
+    if value is None:
+        return DEFAULT_MEMORY
+    if _is_unlimited(value):
+        return "none"
+    text = str(value).strip().lower()
+    _parse_memory(text)
+    return text
+
+
+def _parse_memory(text: str) -> int:
+    try:
+        size = parse_bytes(text)
+    except (docker.errors.DockerException, ValueError) as exc:
+        raise UserError(f"memory limit {text!r}: give a size like 512m or 4g, or none for no limit") from exc
+    if size < MIN_MEMORY:
+        raise UserError(f"memory limit {text!r} is below Docker's minimum of 6m")
+    return size
+
+
+def _normal_cpus(value) -> float | None:
+    if value is None or _is_unlimited(value):
+        return None
+    try:
+        cpus = float(value)
+    except ValueError:
+        raise UserError(f"cpu limit {value!r}: give a number of CPUs like 2 or 0.5, or none") from None
+    if cpus in (0, -1):  # as for memory and pids, and Docker's own -1
+        return None
+    if not 0 < cpus < float("inf"):
+        raise UserError(f"cpu limit {value!r} must be positive (or none for no cap)")
+    return cpus
+
+
+def _normal_pids(value) -> int:
+    if value is None:
+        return DEFAULT_PIDS
+    if _is_unlimited(value):
+        return 0
+    try:
+        pids = int(str(value).strip())
+    except ValueError:
+        raise UserError(f"pids limit {value!r}: give a number of processes like 4096, or none") from None
+    if pids < 0:
+        raise UserError(f"pids limit {value!r} must be positive (or none for no limit)")
+    return pids
 
 
 class DockerEnvironment:
@@ -83,31 +188,160 @@ def running_container(
     purpose: str,
     limits: ContainerLimits = ContainerLimits(),
 ) -> Iterator[DockerEnvironment]:
-    """Start a container of `image` that idles until removed; always removed on exit."""
-    kwargs = {}
-    if limits.memory:
-        kwargs["mem_limit"] = limits.memory
-    if limits.cpus:
-        kwargs["nano_cpus"] = int(limits.cpus * 1e9)
-    if limits.pids:
-        kwargs["pids_limit"] = limits.pids
+    """Start a sandboxed container of `image` that idles until removed; always removed on exit."""
     container = client.containers.run(
         image,
         command=["sleep", "infinity"],
         detach=True,
         init=True,
         working_dir=WORKDIR,
-        network_mode=None if limits.network else "none",
         labels={LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": purpose},
-        **kwargs,
+        **sandbox_options(client, limits),
     )
     try:
         yield DockerEnvironment(container)
     finally:
         try:
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # v: anonymous volumes an image's VOLUME made
         except docker.errors.NotFound:
             pass
+
+
+def sandbox_options(client: docker.DockerClient, limits: ContainerLimits) -> dict:
+    """`containers.run` keyword arguments for the sandbox and the limits (no volumes, no binds)."""
+    options: dict = {
+        "privileged": False,
+        "cap_drop": ["ALL"],
+        "cap_add": list(KEPT_CAPABILITIES),
+        "security_opt": list(SECURITY_OPT),
+        "oom_score_adj": OOM_SCORE_ADJ,
+        "network_mode": None if limits.network else "none",
+        "pids_limit": limits.pids or -1,  # -1: unlimited, whatever the daemon's default
+    }
+    memory = limits.memory_bytes
+    if memory:
+        options["mem_limit"] = memory
+        options["memswap_limit"] = memory  # no swap on top (ignored where swap isn't accounted)
+    if limits.cpus:
+        host = _host_cpus(client)
+        options["nano_cpus"] = int(min(limits.cpus, host or limits.cpus) * 1e9)  # Docker refuses more than the host has
+    return options
+
+
+def _host_cpus(client: docker.DockerClient) -> int | None:
+    try:
+        return int(client.info()["NCPU"])
+    except Exception:  # noqa: BLE001 - then Docker says what it allows
+        return None
+
+
+# ---- limit hits --------------------------------------------------------------------------------
+# Where the counters are, inside the container (its own cgroup is mounted at /sys/fs/cgroup,
+# whatever the cgroup driver): file -> (limit, counter line). Memory: OOM kills, i.e. the limit
+# was hit and reclaim could not help (memory.failcnt / memory.events "max" are not used: they
+# also count the routine page-cache reclaim of any container that reads many files). Pids: forks
+# refused at pids.max.
+_CGROUP_COUNTERS = {
+    "/sys/fs/cgroup/memory/memory.oom_control": ("memory", "oom_kill"),  # v1
+    "/sys/fs/cgroup/pids/pids.events": ("pids", "max"),  # v1
+    "/sys/fs/cgroup/memory.events": ("memory", "oom_kill"),  # v2
+    "/sys/fs/cgroup/pids.events": ("pids", "max"),  # v2
+}
+# One process, no fork (a container at its pids limit can't fork; joining it is allowed), no shell.
+_READ_COUNTERS = ["grep", "-H", "-s", "-E", "^(oom_kill|max) [0-9]+$", *_CGROUP_COUNTERS]
+
+
+def read_limit_hits(env) -> dict[str, int]:
+    """How often the container of `env` ran into its limits: {"memory": OOM kills, "pids": refused forks}.
+
+    Only limits that were hit appear; {} when none was (or nothing could be read: logged, never
+    raised). Reads the container's own cgroup counters (v1 or v2) with one `docker exec` of
+    grep, which works whatever the container's own processes are doing (dead, hung, a fork bomb
+    at its pids limit) and wherever the Docker engine is; if that exec fails (a command deleted
+    grep, the container stopped), the counters are read from the host's /sys/fs/cgroup when the
+    engine is local, and a stopped container's OOMKilled flag counts as one memory hit.
+    """
+    container = getattr(env, "container", None)
+    if container is None:
+        return {}
+    try:
+        hits = _counters_from_exec(container)
+        if hits is None:
+            hits = _counters_from_host(container)
+        return {name: count for name, count in sorted((hits or {}).items()) if count > 0}
+    except Exception as exc:  # noqa: BLE001 - a record without counts beats a lost instance
+        log.warning("could not read the limit counters of container %s: %s", getattr(container, "short_id", "?"), exc)
+        return {}
+
+
+def format_limit_hits(hits: dict[str, int]) -> str:
+    """{"memory": 1, "pids": 3} -> "memory=1,pids=3"; "" when none was hit."""
+    return ",".join(f"{name}={count}" for name, count in sorted(hits.items()) if count)
+
+
+def _parse_counters(lines: list[tuple[str, str]]) -> dict[str, int]:
+    """(file, "key value") pairs -> per limit, the first file's count (v1 before v2: never both)."""
+    hits: dict[str, int] = {}
+    for path, line in lines:
+        limit, key = _CGROUP_COUNTERS.get(path, (None, None))
+        name, _, value = line.strip().partition(" ")
+        if limit and name == key and value.isdigit():
+            hits.setdefault(limit, int(value))
+    return hits
+
+
+def _counters_from_exec(container) -> dict[str, int] | None:
+    api = container.client.api
+    try:
+        exec_id = api.exec_create(container.id, _READ_COUNTERS, stdout=True, stderr=False, workdir="/")["Id"]
+        output = api.exec_start(exec_id).decode("utf-8", "replace")
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    except docker.errors.DockerException as exc:
+        log.info("limit counters of %s: exec failed (%s); trying the host", container.short_id, exc)
+        return None
+    lines = [tuple(line.split(":", 1)) for line in output.splitlines() if ":" in line]
+    if code not in (0, 1, 2) or not lines:  # 0, 1, 2: grep ran (2: some of the v1/v2 files don't exist)
+        log.info("limit counters of %s: none read in the container (exit %s); trying the host", container.short_id, code)
+        return None
+    return _parse_counters(lines)
+
+
+def _counters_from_host(container) -> dict[str, int] | None:
+    """The same counters from the host's cgroup tree (a local engine), else the OOMKilled flag."""
+    container.reload()
+    state = container.attrs.get("State") or {}
+    pid = state.get("Pid") or 0
+    hits: dict[str, int] | None = None
+    if state.get("Running") and pid:
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                membership = f.read()
+        except OSError:  # a remote engine, or another pid namespace
+            membership = ""
+        lines: list[tuple[str, str]] = []
+        for entry in membership.splitlines():
+            _, controllers, path = entry.split(":", 2)
+            if container.id not in path:  # not this container's process after all
+                continue
+            for inside in _CGROUP_COUNTERS:
+                relative = inside.removeprefix("/sys/fs/cgroup/")
+                folder, _, name = relative.rpartition("/")
+                if folder and folder not in controllers.split(","):
+                    continue
+                if not folder and controllers:
+                    continue
+                host = f"/sys/fs/cgroup/{folder}{path}/{name}" if folder else f"/sys/fs/cgroup{path}/{name}"
+                try:
+                    with open(host) as f:
+                        lines += [(inside, line) for line in f]
+                except OSError:
+                    pass
+        hits = _parse_counters(lines) if lines else None
+    if hits is None and state.get("OOMKilled"):
+        hits = {"memory": 1}
+    if hits is None:
+        log.warning("could not read the limit counters of container %s", container.short_id)
+    return hits
 
 
 def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
@@ -115,8 +349,9 @@ def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run_id={run_id}"}):
         try:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             removed += 1
         except docker.errors.NotFound:
             pass
     return removed
+

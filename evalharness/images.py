@@ -73,6 +73,9 @@ class BuildConfig:
     # official image only when it is already present locally, never pull one.
     namespace: str | None = None
     pull_timeout: float = DEFAULT_PULL_TIMEOUT
+    # A registry the harness's own images are shared through (host[:port][/prefix]), e.g. by the
+    # nodes of a Ray cluster: a layer missing here is pulled from it, and one built here is pushed.
+    registry: str | None = None
 
     @staticmethod
     def pip_env_from(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -471,11 +474,46 @@ class ImageBuilder:
             if self._exists(tag):
                 sink(f"using cached image {tag}")
                 return tag
+            if self.config.registry and self._pull_shared(tag, sink):
+                return tag
             try:
-                return build()
+                built = build()
             except EnvBuildError as exc:
                 memo.failure = exc
                 raise
+            if self.config.registry:
+                self._push_shared(tag, sink)
+            return built
+
+    def shared_name(self, tag: str) -> str:
+        """`tag`'s name in the shared registry (tags are content hashes, so any node may reuse them)."""
+        return f"{self.config.registry.rstrip('/')}/{tag}"
+
+    def _pull_shared(self, tag: str, sink: Callable[[str], None]) -> bool:
+        remote = self.shared_name(tag)
+        try:
+            self._pull(remote)
+            repo, version = split_image_name(tag)
+            self.client.images.get(remote).tag(repo, version)
+        except (_PullFailed, docker.errors.APIError) as exc:
+            sink(f"not in the registry: {remote} ({exc}); building it here")
+            return False
+        sink(f"pulled {remote} from the registry")
+        return True
+
+    def _push_shared(self, tag: str, sink: Callable[[str], None]) -> None:
+        """Share a layer built here; a failed push costs other nodes a build, not this run."""
+        remote = self.shared_name(tag)
+        repo, version = split_image_name(remote)
+        try:
+            self.client.images.get(tag).tag(repo, version)
+            for line in self.client.images.push(repo, tag=version, stream=True, decode=True):
+                if line.get("error"):
+                    raise docker.errors.APIError(line["error"])
+            sink(f"pushed {remote} to the registry")
+        except docker.errors.DockerException as exc:
+            log.warning("could not push %s: %s", remote, _short(exc))
+            sink(f"could not push {remote}: {_short(exc)}")
 
     def _exists(self, tag: str) -> bool:
         try:

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -70,13 +69,21 @@ class RepoSource(Protocol):
         ...
 
 
+def _cache_lock(cache_dir: Path):
+    """One writer at a time for a repo cache: threads of this process and other processes
+    alike (the Ray workers of one node share its cache)."""
+    from filelock import FileLock
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(cache_dir / ".lock")
+
+
 class BuiltinRepos:
     """The project's own small repositories, stored as source trees under tasks/repos/."""
 
     def __init__(self, repos_dir: Path, cache_dir: Path):
         self.repos_dir = Path(repos_dir)
         self.cache_dir = Path(cache_dir) / "builtin-repos"
-        self._lock = threading.Lock()
 
     def source_dir(self, repo: str) -> Path | None:
         owner, _, name = repo.partition("/")
@@ -90,7 +97,7 @@ class BuiltinRepos:
         source = self.source_dir(repo)
         if source is None:
             return None
-        with self._lock:
+        with _cache_lock(self.cache_dir):
             target = self.cache_dir / f"{repo.replace('/', '__')}.git"
             if target.exists() and has_commit(target, commit):
                 return target
@@ -162,7 +169,6 @@ class GitHubRepos:
     def __init__(self, cache_dir: Path, base_url: str = "https://github.com"):
         self.cache_dir = Path(cache_dir) / "github"
         self.base_url = base_url.rstrip("/")
-        self._lock = threading.Lock()
 
     def has_locally(self, repo: str, commit: str) -> bool:
         target = self.cache_dir / f"{repo.replace('/', '__')}.git"
@@ -171,7 +177,7 @@ class GitHubRepos:
     def git_dir(self, repo: str, commit: str) -> Path | None:
         target = self.cache_dir / f"{repo.replace('/', '__')}.git"
         url = f"{self.base_url}/{repo}.git"
-        with self._lock:
+        with _cache_lock(self.cache_dir):
             try:
                 if not target.exists():
                     self.cache_dir.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,9 @@ class InstanceRecord:
     tool_seconds: float = 0.0  # agent time spent running tools in the container
     format_errors: int = 0  # malformed tool calls the agent was told to fix
     api_retries: int = 0  # model requests retried after a 429, 5xx, timeout or dropped connection
+    limit_hits: str = ""  # container limits the instance ran into, e.g. "memory=1,pids=3" (not fatal)
+    attempt: int = 1  # which try produced this record (Ray retries an instance whose worker died)
+    worker: str = ""  # host (and Ray node) that ran the instance
     error: str | None = None
     harness_version: str = ""
     started_at: str = ""

@@ -225,7 +225,7 @@ class LLMAgent:
 def make_llm_agent(model: str = "", *, base_url: str | None = None, model_id: str | None = None,
                    tool_mode: str | None = None, models_files: tuple[Path, ...] = (),
                    environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
-                   **limits: Any) -> LLMAgent:
+                   limiter: Any = None, **limits: Any) -> LLMAgent:
     """The agent for a registry model (`--model qwen3-coder`) or any endpoint (`--base-url URL --model ID`).
 
     The API key is checked here, before any image is built, so a missing key fails at once.
@@ -243,4 +243,4 @@ def make_llm_agent(model: str = "", *, base_url: str | None = None, model_id: st
     config = resolve_model(registry, model or None, base_url=base_url, model_id=model_id, tool_mode=tool_mode)
     key = api_key(config, os.environ if environ is None else environ, dotenv)
     known = {f.name for f in fields(AgentLimits)}
-    return LLMAgent(config, LLMClient(config, key), AgentLimits(**{k: v for k, v in limits.items() if k in known}))
+    return LLMAgent(config, LLMClient(config, key, limiter=limiter), AgentLimits(**{k: v for k, v in limits.items() if k in known}))
