@@ -141,8 +141,8 @@ class InstancePipeline:
         finally:
             logs.close()
         record.limit_hits = format_limit_hits(hits)
-        if hits and not record.resolved and not record.error:
-            record.error = f"hit container limits: {record.limit_hits}"
+        if hits and not record.resolved:  # the likely cause of what failed, so it goes first
+            record.error = f"hit container limits ({record.limit_hits})" + (f"; {record.error}" if record.error else "")
         record.total_seconds = round(time.monotonic() - start, 3)
         record.finished_at = _now()
         return record
