@@ -161,7 +161,8 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
 def _executor_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("execution")
     g.add_argument("--workers", type=_positive_int, default=1,
-                   help="agent sessions at once (default 1); they mostly wait on the model, so this can be high")
+                   help="agent sessions at once (default 1); they mostly wait on the model, so this can be high "
+                        "(--executor ray: each node's `docker` resource sets it instead)")
     g.add_argument("--eval-workers", type=_non_negative_int, default=0,
                    help="test runs at once, per machine (CPU-bound; default: its number of cores)")
     g.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -232,7 +233,10 @@ def cmd_eval(args) -> int:
 
     tasks = _select(args)
     args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
+    limiter = None
     ray = args.executor == "ray"
+    if ray:
+        _connect_ray(args.ray_address)  # before the agent: a shared limiter lives on the cluster
     if args.agent == "replay":
         replay = get_agent("replay", predictions=args.predictions)
         args.model = args.model or replay.model_name  # names the run and its predictions.jsonl
@@ -244,7 +248,7 @@ def cmd_eval(args) -> int:
     else:
         options = _agent_options(args)
         if args.agent == "llm":
-            options["limiter"] = _llm_limiter(args, ray)
+            options["limiter"] = limiter = _llm_limiter(args, ray)
         make_agent = functools.partial(get_agent, args.agent, **options)
     agent = make_agent()  # here too for a local run; on Ray, checks the options (and key) before any node works
     make_scorer = functools.partial(get_scorer, args.scorer)
@@ -272,8 +276,18 @@ def cmd_eval(args) -> int:
     if outcome.skipped:
         print(f"resumed: {outcome.skipped} instance(s) were already done (use --redo to run them again)")
     print(summarize(outcome.records))
+    if limiter is not None:
+        print(_backpressure(limiter.stats()))
     print(f"\nresults: {outcome.run_dir / 'results.parquet'}\nlogs:    {outcome.run_dir / 'logs'}")
     return 0
+
+
+def _backpressure(stats) -> str:
+    limits = ", ".join(part for part in (
+        f"{stats.max_concurrent} in flight" if stats.max_concurrent else "",
+        f"{stats.per_minute}/min" if stats.per_minute else "") if part)
+    return (f"\nmodel requests: {stats.requests} under the limit of {limits}; {stats.waited} waited "
+            f"({stats.wait_seconds:.1f} s in all)")
 
 
 def _same(value):
@@ -282,9 +296,18 @@ def _same(value):
 
 
 def _llm_limiter(args, ray: bool):
+    """One limit on model requests for all workers: a lock here, an actor on a Ray cluster."""
     from evalharness.ratelimit import make_limiter
 
     return make_limiter(args.llm_concurrency, args.llm_rpm, ray=ray)
+
+
+def _connect_ray(address: str | None) -> None:
+    try:
+        from evalharness.executors.ray import connect
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'evalharness[ray]'") from None
+    connect(address)
 
 
 def _ray_executor(args, config, make_agent, make_scorer):

@@ -29,7 +29,7 @@ from evalharness.runner import Runner
 from evalharness.scorers import get_scorer
 from evalharness.specs import SpecRegistry
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.ray]
 
 TESTS = Path(__file__).resolve().parent
 TASKS = load_tasks("builtin")
@@ -185,3 +185,21 @@ def test_nodes_share_built_images_through_the_registry(registry, tmp_path, cache
         assert env.exec("git rev-parse HEAD").output.strip() == task.base_commit
     for name in (tag, env_tag, f"{registry}/{tag}", f"{registry}/{env_tag}"):
         docker_client.images.remove(name, force=True)
+
+
+def test_llm_limit_is_shared_by_ray_workers(cluster, tmp_path, cache_dir, docker_client, capsys):
+    """--llm-concurrency on Ray: one actor holds the limit for agents in separate worker processes."""
+    from fake_llm import FakeLLM
+    from test_backpressure import INSTANCES, HeldModel
+
+    model = HeldModel()
+    with FakeLLM(script=model, model="m") as server:
+        code = main(["eval", "--executor", "ray", "--base-url", server.base_url, "--model", "m",
+                     "--instance-ids", INSTANCES, "--llm-concurrency", "1", "--reports-dir", str(tmp_path),
+                     "--run-id", "ray-limit", "--cache-dir", str(cache_dir), "--no-progress"])
+    assert code == 0
+    rows = pq.read_table(tmp_path / "ray-limit" / "results.parquet").to_pylist()
+    assert len(rows) == 3 and all(r["exit_reason"] == "submitted" for r in rows), [r["error"] for r in rows]
+    assert len({r["worker"] for r in rows}) >= 1 and all("ray node" in r["worker"] for r in rows)
+    assert model.peak == 1
+    assert "model requests: 9 under the limit of 1 in flight" in capsys.readouterr().out

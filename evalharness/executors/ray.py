@@ -99,6 +99,18 @@ def clean_node(run_id: str) -> int:
     return remove_run_containers(docker.from_env(), run_id)
 
 
+def connect(address: str | None = None, **init_options) -> None:
+    """Join the cluster at `address` (None: $RAY_ADDRESS, else start a local one), once per process."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, include_dashboard=False, **init_options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}") from None
+
+
 class RayExecutor:
     def __init__(
         self,
@@ -117,11 +129,7 @@ class RayExecutor:
         self.max_attempts = max(1, max_attempts)
         self.eval_slots = eval_slots
         self.build_slots = build_slots
-        if not ray.is_initialized():
-            try:
-                ray.init(address=address, include_dashboard=False, **(init_options or {}))
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UserError(f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}") from None
+        connect(address, **(init_options or {}))
         if not ray.cluster_resources().get(RESOURCE):
             raise UserError(f"no Ray node offers the {RESOURCE!r} resource: start the nodes that have Docker with "
                             f"`ray start ... --resources='{{\"{RESOURCE}\": N}}'` (N = agent sessions per node)")
