@@ -1,0 +1,118 @@
+"""Executors without Docker: concurrency of sessions vs test runs, and per-node slots across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from evalharness.executors.local import LocalExecutor
+from evalharness.executors.ray import NodeSlots
+from evalharness.pipeline import PhaseGates, RunConfig, _enter
+from evalharness.results import InstanceRecord
+
+
+class Peak:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+
+    def __enter__(self):
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.now -= 1
+
+
+class FakePipeline:
+    """Stands in for InstancePipeline: an 'agent' phase, then an 'eval' phase inside the eval gate."""
+
+    def __init__(self):
+        self.config = RunConfig(run_id="r", dataset="d", agent="a")
+        self.client = None
+        self.gates = PhaseGates()
+        self.sessions, self.evals = Peak(), Peak()
+
+    def run(self, task, logs_root):
+        with self.sessions:
+            time.sleep(0.05)
+            with _enter(self.gates.eval), self.evals:
+                time.sleep(0.05)
+        return InstanceRecord(run_id="r", model="", agent="a", dataset="d", instance_id=task.instance_id,
+                              repo="o/r", version="1", status="resolved", resolved=True)
+
+
+def _tasks(n: int) -> list:
+    return [SimpleNamespace(instance_id=f"t{i}") for i in range(n)]
+
+
+def test_sessions_and_test_runs_have_separate_limits(tmp_path):
+    pipeline = FakePipeline()
+    executor = LocalExecutor(pipeline, sessions=6, eval_slots=2)
+    ids = sorted(f.record.instance_id for f in executor.run(_tasks(24), tmp_path))
+    assert ids == sorted(f"t{i}" for i in range(24))  # each exactly once
+    assert pipeline.sessions.peak == 6  # agent sessions overlap up to --workers
+    assert pipeline.evals.peak == 2  # test runs never more than --eval-workers
+
+
+def test_eval_slots_default_to_the_cores(tmp_path):
+    executor = LocalExecutor(FakePipeline(), sessions=4)
+    assert executor.eval_slots == (os.cpu_count() or 1)
+
+
+def _hold(directory: str, n: int, log: str, seconds: float) -> None:
+    with NodeSlots("t", n, directory)():
+        with open(log, "a") as f:
+            f.write(f"+{os.getpid()} {time.monotonic()}\n")
+        time.sleep(seconds)
+        with open(log, "a") as f:
+            f.write(f"-{os.getpid()} {time.monotonic()}\n")
+
+
+def test_node_slots_hold_across_processes(tmp_path):
+    log = tmp_path / "log"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hold, args=(str(tmp_path), 2, str(log), 0.3)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    held = peak = 0
+    for line in log.read_text().splitlines():  # appends are ordered: replay them
+        held += 1 if line.startswith("+") else -1
+        peak = max(peak, held)
+    assert peak == 2 and held == 0
+
+
+def _hold_forever(directory: str, ready: str) -> None:
+    with NodeSlots("k", 1, directory)():
+        Path(ready).write_text("held")
+        time.sleep(600)
+
+
+def test_a_killed_holder_frees_its_slot(tmp_path):
+    ready = tmp_path / "ready"
+    proc = multiprocessing.get_context("spawn").Process(target=_hold_forever, args=(str(tmp_path), str(ready)))
+    proc.start()
+    while not ready.exists():
+        time.sleep(0.05)
+    got = threading.Event()
+
+    def take():
+        with NodeSlots("k", 1, str(tmp_path))():
+            got.set()
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    assert not got.wait(0.5)  # the only slot is held
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    assert got.wait(30)  # the lock died with its holder
