@@ -213,6 +213,18 @@ def _build_tasks(rows: Iterable[tuple[str, Any]], label: str) -> list[Task]:
     if dupes:
         shown = ", ".join(repr(d) for d in dupes[:10]) + (f" and {len(dupes) - 10} more" if len(dupes) > 10 else "")
         raise UserError(f"{label}: duplicate instance_id{'s' if len(dupes) > 1 else ''}: {shown}")
+    # A run keeps one record file and one log folder per instance, named by safe_name: two
+    # ids that differ only in characters it replaces would overwrite each other's.
+    from evalharness.results import safe_name
+
+    seen: dict[str, str] = {}
+    for task in tasks:
+        other = seen.setdefault(safe_name(task.instance_id), task.instance_id)
+        if other != task.instance_id:
+            raise UserError(
+                f"{label}: instance_ids {other!r} and {task.instance_id!r} differ only in characters "
+                f"that file names cannot hold (both are stored as {safe_name(other)!r}); rename one"
+            )
     return tasks
 
 

@@ -61,6 +61,13 @@ def read_predictions(path: Path) -> dict[str, Prediction]:
         patch = row.get("model_patch")
         if patch is not None and not isinstance(patch, str):
             raise UserError(f"{path} {where}: 'model_patch' must be text")
+        for key in ("instance_id", "model_patch"):
+            value = row.get(key) or ""
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate from a "\ud800" escape: no file can hold it
+                raise UserError(f"{path} {where}: {key!r} is not valid Unicode text "
+                                f"(a lone surrogate {value[exc.start]!r} at character {exc.start})") from None
         predictions[row["instance_id"]] = Prediction(
             instance_id=row["instance_id"],
             model_name_or_path=str(row.get("model_name_or_path") or ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -37,6 +38,9 @@ SWEBENCH_FIELDS = (
 DIFFICULTIES = ("<15 min fix", "15 min - 1 hour", "1-4 hours", ">4 hours")
 # Extra fields some datasets carry (the official image, its eval script and log parser).
 EXTRA_FIELDS = ("image", "eval_script", "log_parser")
+# GitHub's owner/name: the name becomes folder names, mirror paths and URLs, so nothing else.
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class TaskFieldError(ValueError):
@@ -85,8 +89,11 @@ class Task:
         for name in EXTRA_FIELDS:
             if row.get(name):
                 values[name] = _text(row, name, allow_empty=True)
-        if "/" not in values["repo"]:
-            raise TaskFieldError("repo", f"expected 'owner/name', got {values['repo']!r}")
+        if not _REPO.match(values["repo"]) or values["repo"].split("/")[1] in (".", ".."):
+            raise TaskFieldError("repo", f"expected 'owner/name' (letters, digits, '-', '_', '.'), got {values['repo']!r}")
+        iid = values["instance_id"]
+        if _CONTROL.search(iid) or iid.strip() in (".", ".."):
+            raise TaskFieldError("instance_id", f"{iid!r} is not a usable id (control characters, or '.' / '..')")
         known = set(REQUIRED_FIELDS) | set(OPTIONAL_TEXT_FIELDS) | set(EXTRA_FIELDS)
         values["extra"] = {k: v for k, v in row.items() if k not in known}
         return cls(**values)
@@ -131,7 +138,19 @@ def _text(row: Mapping[str, Any], name: str, allow_empty: bool) -> str:
         raise TaskFieldError(name, f"expected text, got {type(value).__name__}")
     if not allow_empty and not value.strip():
         raise TaskFieldError(name, "is empty")
+    _check_unicode(name, value)
     return value
+
+
+def _check_unicode(name: str, value: str) -> None:
+    """Text that UTF-8 cannot carry (a lone surrogate from a JSON "\\ud800" escape) would fail
+    later, when a patch or script is written: refuse it here, where the row can be named."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TaskFieldError(
+            name, f"not valid Unicode text (a lone surrogate {value[exc.start]!r} at character {exc.start})"
+        ) from None
 
 
 def _version(value: Any) -> str:
@@ -150,5 +169,8 @@ def _test_list(name: str, value: Any) -> tuple[str, ...]:
     if hasattr(value, "tolist"):  # numpy arrays from Parquet list columns
         value = value.tolist()
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise TaskFieldError(name, "expected a list of test ids (JSON list of strings)")
+        got = type(value).__name__ if not isinstance(value, (list, tuple)) else "a list with non-text items"
+        raise TaskFieldError(name, f"expected a list of test ids (JSON list of strings), got {got}")
+    for test in value:
+        _check_unicode(name, test)
     return tuple(value)

@@ -18,6 +18,10 @@ from evalharness.environment import ExecResult
 RunCommand = Callable[[str], ExecResult]
 SNIPPET_LINES = 4
 MAX_VIEW_LINES = 400
+# Files are read in chunks whose base64 fits well within a shell session's output limit
+# (1 MiB by default; a cut output would corrupt the file). Larger files are refused.
+READ_CHUNK_BYTES = 384 << 10
+MAX_FILE_BYTES = 4 << 20
 
 
 class EditorError(Exception):
@@ -130,12 +134,28 @@ class Editor:
         return self.run(f"test -e {q(path)}").exit_code == 0
 
     def _read(self, path: str) -> str:
-        result = self.run(f"if [ -f {q(path)} ]; then base64 -w0 < {q(path)}; else echo NOFILE; exit 3; fi")
-        if result.exit_code == 3:
+        size = self.run(f"if [ -f {q(path)} ]; then stat -c %s {q(path)} 2>/dev/null || wc -c < {q(path)}; "
+                        f"else echo NOFILE; exit 3; fi")
+        if size.exit_code == 3:
             raise EditorError(f"{path} is not a file")
-        if result.exit_code != 0:
-            raise EditorError(f"cannot read {path}: {result.output.strip()[:300]}")
-        data = base64.b64decode(result.output.strip())
+        if size.exit_code != 0 or not size.output.strip().isdigit():
+            raise EditorError(f"cannot read {path}: {size.output.strip()[:300]}")
+        total = int(size.output.strip())
+        if total > MAX_FILE_BYTES:
+            raise EditorError(f"{path} is {total} bytes, more than the editor handles ({MAX_FILE_BYTES}); "
+                              "use bash (sed -n, grep -n, python) to read or change it")
+        data = bytearray()
+        for offset in range(0, max(total, 1), READ_CHUNK_BYTES):
+            block = offset // READ_CHUNK_BYTES
+            result = self.run(f"dd if={q(path)} bs={READ_CHUNK_BYTES} skip={block} count=1 2>/dev/null | base64 -w0")
+            if result.exit_code != 0:
+                raise EditorError(f"cannot read {path}: {result.output.strip()[:300]}")
+            try:
+                data += base64.b64decode(result.output.strip(), validate=True)
+            except ValueError:  # binascii.Error: the output was not whole base64
+                raise EditorError(f"cannot read {path}: its content did not come back whole; use bash") from None
+        if len(data) != total:
+            raise EditorError(f"cannot read {path}: it changed while being read ({total} bytes, then {len(data)})")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

@@ -6,6 +6,8 @@ prompt in Qwen3-Coder's format, so both modes offer exactly the same tools.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -81,13 +83,23 @@ class Observation:
     submitted: bool = False
 
 
+# The line a shell session puts where it cut a command's output (evalharness.shell._Capture).
+_SHELL_CUT = re.compile(r"\n\[\.\.\. (\d+) bytes of output cut \.\.\.\]\n")
+
+
 def truncate_middle(text: str, max_chars: int) -> str:
-    """Keep the head and tail of a long output and say how much was cut in between."""
+    """Keep the head and tail of a long output and say how much was cut in between.
+
+    When the text already went through a shell session that cut its middle, the count
+    says that too (the session's own note is usually among what is cut here).
+    """
     if len(text) <= max_chars:
         return text
     half = max_chars // 2
     cut = len(text) - 2 * half
-    return f"{text[:half]}\n[... {cut} characters cut from the middle of this output ...]\n{text[-half:]}"
+    earlier = sum(int(n) for n in _SHELL_CUT.findall(text[half:len(text) - half]))
+    more = f" (and {earlier} bytes more, before the output reached the harness)" if earlier else ""
+    return f"{text[:half]}\n[... {cut} characters{more} cut from the middle of this output ...]\n{text[-half:]}"
 
 
 class ToolBox:
@@ -101,10 +113,15 @@ class ToolBox:
         self.editor = Editor(run=lambda cmd: shell.run(cmd, timeout=command_timeout), workdir=workdir)
 
     def call(self, name: str, arguments: dict[str, Any], time_left: float | None = None) -> Observation:
+        """Run one tool call. Whatever the model sent (wrong types, NUL bytes, lone surrogates,
+        enormous outputs) ends as an observation it can read; only a shell session that cannot
+        be brought back (ShellError) raises."""
         start = time.monotonic()
         if name == "submit":
             return Observation("Submitted.", submitted=True)
-        if name == "bash":
+        if not isinstance(arguments, dict):
+            obs = Observation(f"Error: the arguments of {name!r} must be a JSON object, got {type(arguments).__name__}")
+        elif name == "bash":
             obs = self._bash(arguments, time_left)
         elif name == "str_replace_editor":
             try:
@@ -121,8 +138,12 @@ class ToolBox:
         command = arguments.get("command")
         if not isinstance(command, str) or not command.strip():
             return Observation("Error: bash needs a non-empty `command`")
+        problem = _text_problem(command, allow_nul=False)
+        if problem:
+            return Observation(f"Error: the command {problem}")
         timeout = arguments.get("timeout")
-        timeout = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else self.command_timeout
+        usable = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and math.isfinite(timeout)
+        timeout = float(timeout) if usable and timeout > 0 else self.command_timeout
         timeout = min(timeout, self.command_timeout * 5)
         if time_left is not None:
             timeout = max(1.0, min(timeout, time_left))
@@ -135,13 +156,47 @@ class ToolBox:
         return Observation(text if text.strip() else "[no output]", exit_code=result.exit_code)
 
 
+def _text_problem(text: str, allow_nul: bool = True) -> str | None:
+    """Why `text` cannot go to the shell or into a file as UTF-8; None when it can."""
+    if not allow_nul and "\0" in text:
+        return "contains a NUL character, which a shell command or a path cannot hold"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains {text[exc.start]!r} at position {exc.start}, which is not valid Unicode text"
+    return None
+
+
 def _editor_args(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The editor's arguments, checked: native mode sends whatever JSON the model wrote."""
     if not isinstance(arguments.get("command"), str) or not isinstance(arguments.get("path"), str):
         raise EditorError("str_replace_editor needs `command` and `path`")
     args = dict(arguments)
-    if isinstance(args.get("insert_line"), str):  # native mode sends whatever JSON the model wrote
-        try:
-            args["insert_line"] = int(args["insert_line"])
-        except ValueError:
-            raise EditorError("insert_line must be a line number") from None
+    problem = _text_problem(args["path"], allow_nul=False)
+    if problem:
+        raise EditorError(f"path {problem}")
+    for key in ("file_text", "old_str", "new_str"):
+        value = args.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise EditorError(f"{key} must be a string, got {type(value).__name__}")
+        problem = _text_problem(value)
+        if problem:
+            raise EditorError(f"{key} {problem}")
+    line = args.get("insert_line")
+    if line is not None:
+        if isinstance(line, float) and line.is_integer():
+            line = int(line)
+        elif isinstance(line, str):
+            try:
+                line = int(line.strip())
+            except ValueError:
+                raise EditorError("insert_line must be a line number") from None
+        if not isinstance(line, int) or isinstance(line, bool):
+            raise EditorError("insert_line must be a line number")
+        args["insert_line"] = line
+    view_range = args.get("view_range")
+    if view_range is not None and not isinstance(view_range, list):
+        raise EditorError("view_range must be two line numbers [start, end] (end -1 for the last line)")
     return args

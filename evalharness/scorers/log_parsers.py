@@ -16,6 +16,10 @@ use, per runner:
 
 Only lines the runner itself writes are trusted, so text a test prints cannot
 create or change a result (see each parser). Grading lives in grading.py.
+
+Parsing time is linear in the log's size whatever the tests print (binary, lines of
+megabytes, `a::a::a::...`): the patterns that could backtrack are only tried on lines
+of at most `MAX_PATTERN_LINE` characters, or on the last that many of a longer one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ STATUSES = (PASSED, FAILED, ERROR, SKIPPED, XFAIL, XPASS)
 LogParser = Callable[[str], dict[str, str]]
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# Longer lines are no status line of any runner (the longest test id in SWE-bench Verified
+# has 374 characters); the backtracking patterns see at most this many characters of one.
+MAX_PATTERN_LINE = 2048
 
 # ---- pytest ----------------------------------------------------------------------------
 
@@ -51,15 +58,15 @@ _SUMMARY = re.compile(rf"^(?P<status>{_STATUS_ALT}|FAIL|SKIP) (?P<rest>\S.*)$")
 # "tests/a.py::test_s SKIPPED (reason)  [ 50%]". The id must be "path::name" with no
 # space before the "[" of its parameters, so a printed sentence or a warning such as
 # "x.py:3: UserWarning: value PASSED" is not taken for a result.
-_VERBOSE = re.compile(
-    rf"^(?P<id>[^\s\[]+?::[^\s\[]+(?:\[.*\])?) (?P<status>{_VERBOSE_ALT})"
+_VERBOSE = re.compile(  # the lookahead and `++` keep "a::a::a::..." from backtracking
+    rf"^(?P<id>(?=[^\s\[]+?::[^\s\[])[^\s\[]++(?:\[.*\])?) (?P<status>{_VERBOSE_ALT})"
     r"(?: \(.*\))?(?:\s+\[\s*\d+(?:%|/\d+)\])?\s*$"
 )
 # A verbose status whose test id was written on an earlier line, because output the
 # test wrote to the terminal came in between: "PASSED   [ 50%]".
 _BARE_STATUS = re.compile(rf"^(?P<status>{_VERBOSE_ALT})(?: \(.*\))?(?:\s+\[\s*\d+(?:%|/\d+)\])?\s*$")
 # pytest-xdist verbose line: "[gw0] [ 10%] PASSED tests/a.py::test_x".
-_XDIST = re.compile(rf"^\[gw\d+\] \[\s*\d+%\] (?P<status>{_STATUS_ALT}) (?P<id>\S.*?)\s*$")
+_XDIST = re.compile(rf"^\[gw\d+\] \[\s*\d+%\] (?P<status>{_STATUS_ALT}) (?P<id>\S.*)$")  # on rstripped lines
 _WHEN_PREFIX = re.compile(r"^at (?:setup|call|teardown) of ")
 # "PASSED [100%]": a status word followed by a bracketed token that is no test id.
 _ARTIFACT = re.compile(rf"^(?P<status>{_STATUS_ALT})\s+(?P<token>\[[^\s:]*)")
@@ -67,6 +74,15 @@ _ARTIFACT = re.compile(rf"^(?P<status>{_STATUS_ALT})\s+(?P<token>\[[^\s:]*)")
 
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+def _lines(log: str) -> list[str]:
+    """The log's lines, colour codes removed (no code spans a newline), trailing spaces stripped."""
+    return [line.rstrip() for line in strip_ansi(log).splitlines()]
+
+
+# What a line the pytest parser uses can start with, when it holds no "::".
+_PYTEST_LINE_STARTS = ("=", *STATUSES, "FAIL", "SKIP", "xfail", "[gw")
 
 
 def parse_pytest(log: str) -> dict[str, str]:
@@ -88,13 +104,15 @@ def parse_pytest(log: str) -> dict[str, str]:
     (pytest-dev__pytest-5262, -7521). Such bracketed tokens are recorded when no
     trusted line names them; they can never stand for a real test id (no "::").
     """
-    lines = [strip_ansi(line).rstrip() for line in log.splitlines()]
-    has_headers = any(_HEADER.match(line) for line in lines)
+    lines = _lines(log)
+    has_headers = any(line.startswith("=") and _HEADER.match(line) for line in lines)
     region = "any" if not has_headers else "preamble"
     statuses: dict[str, str] = {}
     artifacts: dict[str, str] = {}
     pending: str | None = None  # a verbose id still waiting for its status
     for line in lines:
+        if "::" not in line and not line.startswith(_PYTEST_LINE_STARTS):
+            continue  # no header, status or test id: most of a long log, skipped cheaply
         header = _HEADER.match(line)
         if header:
             title = header.group("title").strip().lower()
@@ -120,7 +138,7 @@ def parse_pytest(log: str) -> dict[str, str]:
                 statuses[parsed[0]] = parsed[1]
                 pending = None
                 continue
-            bare = _BARE_STATUS.match(line)
+            bare = _BARE_STATUS.match(line) if len(line) <= MAX_PATTERN_LINE else None
             if bare and pending:
                 statuses[pending] = _OLD_WORDS.get(bare.group("status"), bare.group("status"))
                 pending = None
@@ -188,13 +206,13 @@ def _first_space(text: str) -> int:
 
 
 def _parse_verbose_line(line: str) -> tuple[str, str] | None:
-    match = _VERBOSE.match(line) or _XDIST.match(line)
+    match = (_VERBOSE.match(line) or _XDIST.match(line)) if len(line) <= MAX_PATTERN_LINE else None
     if match:
         return match.group("id"), _OLD_WORDS.get(match.group("status"), match.group("status"))
     # "path::test <output the test wrote> PASSED [ 50%]": the id, noise, then the status.
     test_id = _leading_test_id(line)
     if test_id:
-        tail = _TRAILING_STATUS.search(line[len(test_id) :])
+        tail = _TRAILING_STATUS.search(line[max(len(test_id), len(line) - MAX_PATTERN_LINE):])
         if tail:
             return test_id, _OLD_WORDS.get(tail.group("status"), tail.group("status"))
     return None
@@ -285,7 +303,7 @@ def parse_django(log: str) -> dict[str, str]:
     """
     statuses: dict[str, str] = {}
     pending: str | None = None
-    lines = [strip_ansi(raw).rstrip() for raw in log.splitlines()]
+    lines = _lines(log)
     for i, line in enumerate(lines):
         if line == _UNITTEST_RULE and i + 1 < len(lines) and lines[i + 1].startswith(("ERROR: ", "FAIL: ")):
             break  # the report of failures: every test has finished, tracebacks follow
@@ -298,6 +316,8 @@ def parse_django(log: str) -> dict[str, str]:
                 pending = None
             else:
                 pending = test_id or None
+            continue
+        if pending is None:
             continue
         status = _django_status(line.strip())
         if status and pending:
@@ -319,7 +339,7 @@ def _django_status(word: str) -> str | None:
 _SYMPY_START = re.compile(r"^=+ test process starts =+$")
 _SYMPY_END = re.compile(r"^(?:_{20,}|=+ tests finished\b.*|DO \*NOT\* COMMIT!)")
 _SYMPY_TEST = re.compile(r"^(?P<name>test\w*) (?P<rest>.*)$")
-_SYMPY_FILE_RESULT = re.compile(r"\s*\[(?:OK|FAIL)\]$")
+_SYMPY_FILE_RESULTS = ("[OK]", "[FAIL]")
 # The result characters of `bin/test --verbose`; a skip writes its reason first
 # ("test_x requires numpy s"), a skip without a reason " - s".
 _SYMPY_WORDS = {"ok": PASSED, "F": FAILED, "E": ERROR, "T": ERROR, "f": XFAIL, "X": XPASS}
@@ -338,11 +358,13 @@ def parse_sympy(log: str) -> dict[str, str]:
     starts" and the failure reports / "tests finished" is read, so tracebacks and
     printed text cannot make results.
     """
-    lines = [strip_ansi(line).rstrip() for line in log.splitlines()]
-    reading = not any(_SYMPY_START.match(line) for line in lines)
+    lines = _lines(log)
+    reading = not any(line.startswith("=") and _SYMPY_START.match(line) for line in lines)
     statuses: dict[str, str] = {}
     pending: str | None = None
     for line in lines:
+        if pending is None and not line.startswith(("=", "_", "DO", "test")):
+            continue  # neither a marker nor a test line, and no test waits for its result
         if _SYMPY_START.match(line):
             reading = True
             continue
@@ -351,7 +373,7 @@ def parse_sympy(log: str) -> dict[str, str]:
             pending = None
         if not reading:
             continue
-        line = _SYMPY_FILE_RESULT.sub("", line)
+        line = _strip_file_result(line)
         match = _SYMPY_TEST.match(line)
         if match:
             status = _sympy_status(match.group("rest"))
@@ -366,6 +388,16 @@ def parse_sympy(log: str) -> dict[str, str]:
             statuses[pending] = status
             pending = None
     return statuses
+
+
+def _strip_file_result(line: str) -> str:
+    """The line without the file's right-aligned "[OK]" / "[FAIL]" and the spaces before it.
+
+    (Not a regex: `\\s*\\[OK\\]$` searched along a line of spaces takes quadratic time.)"""
+    for mark in _SYMPY_FILE_RESULTS:
+        if line.endswith(mark):
+            return line[: -len(mark)].rstrip()
+    return line
 
 
 def _sympy_status(rest: str) -> str | None:

@@ -2,7 +2,14 @@
 
 One `env.write_file` (the patch) and one `env.exec` (a bash script that tries each
 method in turn, resets the tree between tries, and prints a marker line naming the
-method that worked).
+method that worked). The script's output goes to a file beside the patch and comes back
+bounded (`MAX_APPLY_LOG_BYTES`, head and tail kept), whatever the patch makes the tools print.
+
+Nothing may be written outside the repository or into its `.git`: names that are absolute,
+climb out with `..` or enter `.git` are refused before anything runs (`unsafe_paths`), git
+refuses them itself (and paths beyond a symbolic link), and before `patch` runs, its own
+dry run lists the files it would touch, which are checked the same way: `patch` reads names
+from indented, `X`-prefixed, `Index:` and context-diff headers that no pre-check parses.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import shlex
 from dataclasses import dataclass
 
 from evalharness.environment import Environment
+from evalharness.scorers.bounded import bounded_command, exec_timeout, timed_out
 
 # (method name reported in ApplyResult.method, command; "$P" is the patch file)
 METHODS: tuple[tuple[str, str], ...] = (
@@ -21,13 +29,24 @@ METHODS: tuple[tuple[str, str], ...] = (
     ("patch --fuzz=5", 'patch --batch --forward --no-backup-if-mismatch --fuzz=5 -p1 -i "$P"'),
 )
 APPLY_TIMEOUT = 300
+MAX_APPLY_LOG_BYTES = 1 << 20  # the apply log kept: head and tail, the middle cut
+# A larger patch is refused (patch_apply_failed, saying so): SWE-bench's largest gold patch
+# has 17 KB, and every step that reads a patch (the checks here, the eval script's guard,
+# the stored record) takes time and memory in proportion.
+MAX_PATCH_BYTES = 10 << 20
 _OK_MARKER = ">>>>> APPLY OK"
 _FAILED_MARKER = ">>>>> APPLY FAILED"
 _OK_LINE = re.compile(rf"^{re.escape(_OK_MARKER)} (\d+) (orig|lf)$", re.M)
 # Lines that carry file names in a unified/git diff.
-_PATH_LINE = re.compile(r"^(diff --git |--- |\+\+\+ |rename from |rename to |copy from |copy to )(.*)$")
+_PATH_LINE = re.compile(  # searched in "\n" + patch: a literal first character makes the search fast
+    r"\n(diff --git |--- |\+\+\+ |\*\*\* |Index: |rename from |rename to |copy from |copy to )([^\n]*)"
+)
+_CONTEXT_RANGE = re.compile(r"^\d+(,\d+)? \*\*\*\*")  # "*** 1,5 ****": a context diff's hunk, not a name
 _DOTDOT = re.compile(r'(^|[/\s"])\.\.([/\s"]|$)')
-_STRUCTURAL = ("diff --git ", "--- ", "+++ ", "@@ ")
+_DOTGIT = re.compile(r'(^|[/\s"])\.git([/\s"]|$)', re.I)
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_C_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
+_CRLF_HEADER = re.compile(r"\n(?:diff --git |--- |\+\+\+ |@@ )[^\n]*\r(?:\n|$)")  # in "\n" + patch
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,7 @@ class ApplyResult:
     applied: bool
     method: str | None  # one of the METHODS names, None when nothing applied
     log: str
+    reason: str | None = None  # why nothing applied, in one line (None when applied)
 
 
 ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
@@ -142,59 +162,130 @@ def apply_patch(
     in CRLF (a diff that went through a text-mode conversion) is also tried with the
     trailing CRs stripped, first; one with CRs only in its content lines is tried as is
     first (its target files may really be CRLF). Paths that leave the repo (`..`,
-    absolute) are refused before anything runs.
+    absolute) or enter `.git` are refused before anything runs (see the module docstring).
+    The script and its log go beside `path` (`<path>.sh`, `<path>.log`).
     """
+    too_large = oversize(patch)
+    if too_large:
+        return ApplyResult(False, None, f"refused: {too_large}\n", reason=too_large)
     bad = unsafe_paths(patch)
     if bad:
-        return ApplyResult(
-            applied=False,
-            method=None,
-            log="refused: the patch touches paths outside the repository: " + ", ".join(bad) + "\n",
-        )
+        why = "the patch touches paths outside the repository or inside .git: " + ", ".join(bad)[:500]
+        return ApplyResult(applied=False, method=None, log=f"refused: {why}\n", reason=why)
     if not patch.endswith("\n"):
         patch += "\n"
-    env.write_file(path, patch)
-    result = env.exec(_apply_script(path, _variants(patch)), timeout=timeout, workdir=env.workdir)
+    env.write_file(path, patch_bytes(patch))
+    command = bounded_command(path + ".sh", path + ".log", MAX_APPLY_LOG_BYTES, timeout,
+                              script=_apply_script(path, _variants(patch)))
+    result = env.exec(command, timeout=exec_timeout(timeout), workdir=env.workdir)
     log = result.output
-    if result.timed_out:
-        return ApplyResult(False, None, log + f"\napplying the patch timed out after {timeout}s\n")
+    if timed_out(result):
+        why = f"applying the patch timed out after {timeout}s"
+        return ApplyResult(False, None, log + f"\n{why}\n", reason=why)
     matches = _OK_LINE.findall(log)
     if result.exit_code == 0 and matches:
         index, variant = matches[-1]
         method = METHODS[int(index)][0]
         return ApplyResult(True, method, log)
-    return ApplyResult(False, None, log)
+    return ApplyResult(False, None, log, reason=_failure_reason(log))
+
+
+def oversize(patch: str) -> str | None:
+    """Why `patch` is too large to grade (more than MAX_PATCH_BYTES as UTF-8), else None."""
+    if len(patch) * 4 <= MAX_PATCH_BYTES:
+        return None
+    size = len(patch_bytes(patch))
+    if size <= MAX_PATCH_BYTES:
+        return None
+    return f"the patch is {size} bytes, more than the {MAX_PATCH_BYTES} bytes a patch may have"
+
+
+# The first complaint of the tools, for the one-line reason: git's "error: ...", patch's "patch: **** ...".
+_COMPLAINT = re.compile(r"^(?:error: |fatal: |patch: \*\*\*\* |>>>>> refused: )(.+)$", re.M)
+
+
+def _failure_reason(log: str) -> str:
+    if ">>>>> refused: patch would write outside" in log:
+        return "patch would write outside the repository or into .git (its dry run said so); git apply failed too"
+    complaint = _COMPLAINT.search(log)
+    detail = f": {complaint.group(1).strip()[:300]}" if complaint else ""
+    return "no method applied it (" + ", ".join(name for name, _ in METHODS) + ")" + detail
+
+
+def patch_bytes(patch: str) -> bytes:
+    """The patch as bytes for the patch file: UTF-8; characters UTF-8 cannot carry (lone
+    surrogates, from a JSON "\\ud800" escape or a surrogateescape decoding) become the bytes
+    they stand for where they can, else "?", so such a patch fails to apply instead of
+    crashing the scorer."""
+    try:
+        return patch.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return patch.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return patch.encode("utf-8", "replace")
 
 
 def unsafe_paths(patch: str) -> list[str]:
-    """File names in the patch that are absolute or climb out with `..`."""
+    """File names in the patch that are absolute, climb out with `..` or enter `.git`.
+
+    Header lines of git, unified and context diffs and `Index:` lines are read; C-quoted
+    names (git's `"a/\\056\\056/x"`) are unquoted first. Conservative: a content line that
+    looks like a header counts too.
+    """
     bad: list[str] = []
-    for line in patch.splitlines():
-        match = _PATH_LINE.match(line.rstrip("\r"))
-        if not match:
-            continue
-        kind, text = match.group(1), match.group(2)
-        if kind in ("--- ", "+++ "):
+    for match in _PATH_LINE.finditer("\n" + patch):
+        kind, text = match.group(1), match.group(2).rstrip("\r")
+        if kind in ("--- ", "+++ ", "*** "):
+            if kind == "*** " and _CONTEXT_RANGE.match(text):
+                continue
             text = text.split("\t", 1)[0]
             if text == "/dev/null":
                 continue
-        if kind == "diff --git ":
-            absolute = text.startswith(("/", '"/')) or " /" in text or ' "/' in text
-        else:
-            absolute = text.startswith(("/", '"/'))
-        if absolute or _DOTDOT.search(text):
-            if text not in bad:
-                bad.append(text)
+        if _unsafe_name(kind, text) and text not in bad:
+            bad.append(text)
     return bad
+
+
+def _unsafe_name(kind: str, text: str) -> bool:
+    names = [_unquote(m.group(1)) for m in _QUOTED.finditer(text)] + [_QUOTED.sub(" ", text)]
+    for name in names:
+        if kind == "diff --git ":
+            absolute = name.startswith("/") or " /" in name or "a//" in name or "b//" in name
+        else:
+            absolute = name.startswith("/") or name.startswith(("a//", "b//"))
+        if absolute or _DOTDOT.search(name) or _DOTGIT.search(name):
+            return True
+    return False
+
+
+def _unquote(body: str) -> str:
+    """A C-quoted name as git writes it (without its quotes): escapes and octal bytes decoded."""
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\" or i + 1 >= len(body):
+            out += char.encode("utf-8", "surrogatepass")
+            i += 1
+            continue
+        nxt = body[i + 1]
+        octal = re.match(r"[0-7]{1,3}", body[i + 1:i + 4])
+        if octal:
+            out.append(int(octal.group(0), 8) & 0xFF)
+            i += 1 + len(octal.group(0))
+        else:
+            out.append(_C_ESCAPES.get(nxt, ord(nxt) if ord(nxt) < 128 else 63))
+            i += 2
+    return out.decode("utf-8", "replace")
 
 
 def _variants(patch: str) -> list[str]:
     """Which versions of the patch file to try: "orig" as written, "lf" with CRs stripped."""
     if "\r" not in patch:
         return ["orig"]
-    converted = any(
-        line.startswith(_STRUCTURAL) and line.endswith("\r") for line in patch.split("\n")
-    )
+    converted = _CRLF_HEADER.search("\n" + patch) is not None
     return ["lf", "orig"] if converted else ["orig", "lf"]
 
 
@@ -202,8 +293,10 @@ def _apply_script(path: str, variants: list[str]) -> str:
     tries = []
     for variant in variants:
         source, shown = ("$ORIG", path) if variant == "orig" else ("$LF", path + ".lf")
-        for index, (_name, command) in enumerate(METHODS):
+        for index, (name, command) in enumerate(METHODS):
             display = command.replace('"$P"', shlex.quote(shown))
+            if name.startswith("patch "):
+                command = f'patch_targets_ok "$P" && {command}'
             tries.append(f"try_method {index} {variant} {source} {shlex.quote(command)} {shlex.quote(display)}")
     lf_setup = 'sed "s/\\r$//" "$ORIG" > "$LF"' if "lf" in variants else ":"
     return _SCRIPT.format(
@@ -227,6 +320,20 @@ STAMP=$(mktemp)
 declare -A KEEP=()
 while IFS= read -r -d '' f; do KEEP["$f"]=1; done < <(git ls-files -z -o --exclude-standard)
 
+# GNU patch takes file names from more header forms than unsafe_paths reads (indented or
+# X-prefixed lines, Index:, context diffs) and happily writes into .git: its own dry run
+# names every file it would touch, and those names are checked before it runs for real.
+patch_targets_ok() {{
+  local bad
+  bad=$(LC_ALL=C patch --dry-run --batch --forward --fuzz=5 -p1 -i "$1" 2>/dev/null \
+    | grep -a -E '^checking (file|symbolic link) ' \
+    | grep -a -i -E "^checking (file|symbolic link) ['\"]?/|(^|[ /'\"(])(\.\.|\.git)([ /'\")]|$)")
+  if [[ -n $bad ]]; then
+    echo ">>>>> refused: patch would write outside the repository or into .git:"
+    printf '%s\n' "$bad"
+    return 1
+  fi
+}}
 new_rej() {{
   find . -path ./.git -prune -o -type f -name '*.rej' -newer "$STAMP" -print | grep -q .
 }}

@@ -3,6 +3,13 @@
 Per `score()` call: two `env.write_file` calls (the patch, the eval script) and two
 `env.exec` calls (apply the patch with its fallbacks; run the eval script).
 
+The eval script's output (whatever the tests print: binary, not UTF-8, hundreds of MB) is
+written to a file in the environment and comes back bounded to `MAX_TEST_OUTPUT_BYTES`,
+its head and tail kept with a line saying how much was cut (scorers/bounded.py), so
+neither the harness's memory nor the stored test_output.txt grows with it. The log
+parsers read what is kept; when the start marker itself was cut, the test output is
+taken to begin at the cut.
+
 Which script runs: in an official SWE-bench image (an environment marked `official_image`)
 the dataset's own `eval_script`, as is, graded by the dataset's `log_parser` - the
 official verdict. Everywhere else the script `build_eval_script` writes from the spec.
@@ -26,9 +33,10 @@ import shlex
 from evalharness.environment import Environment
 from evalharness.images import PRE_INSTALL_DIFF
 from evalharness.scorers.base import ScoreResult
+from evalharness.scorers.bounded import CUT_LINE, bounded_command, cut_bytes, exec_timeout, timed_out
 from evalharness.scorers.grading import grade
 from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
-from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes
+from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes, oversize
 from evalharness.specs import EnvSpec, test_arguments
 from evalharness.status import Status
 from evalharness.task import Task, patch_sections
@@ -59,6 +67,8 @@ _EDITABLE_FLAGS = ("-e", "--editable", "develop")
 # or fetch build dependencies (PIP_NO_BUILD_ISOLATION=0 turns isolation *off*: pip's
 # environment variables for --no-* flags are inverted).
 OFFLINE_PIP = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0"
+# The eval output kept (head and tail halves); pytest's -rA summary, at the end, survives a cut.
+MAX_TEST_OUTPUT_BYTES = 8 << 20
 
 
 class TestScorer:
@@ -67,13 +77,20 @@ class TestScorer:
     __test__ = False  # not a pytest test class, despite the name
     name = "tests"
 
-    def __init__(self, patch_path: str = "/tmp/model.patch", script_path: str = "/tmp/eval.sh"):
+    def __init__(self, patch_path: str = "/tmp/model.patch", script_path: str = "/tmp/eval.sh",
+                 max_output_bytes: int = MAX_TEST_OUTPUT_BYTES):
         self.patch_path = patch_path
         self.script_path = script_path
+        self.output_path = script_path + ".log"  # the whole output, in the environment
+        self.max_output_bytes = max_output_bytes
 
     def score(self, task: Task, patch: str, env: Environment, spec: EnvSpec) -> ScoreResult:
         if not patch.strip():
             return ScoreResult(status=Status.EMPTY_PATCH, resolved=False)
+        too_large = oversize(patch)  # before anything reads it whole
+        if too_large:
+            return ScoreResult(status=Status.PATCH_APPLY_FAILED, resolved=False, apply_log=f"refused: {too_large}\n",
+                               error=too_large)
         if task.eval_script and getattr(env, "official_image", False):
             parse = get_log_parser(task.log_parser or spec.log_parser)
             script = official_eval_script(task)
@@ -87,11 +104,12 @@ class TestScorer:
                 status=Status.PATCH_APPLY_FAILED,
                 resolved=False,
                 apply_log=applied.log,
-                error="the patch did not apply (git apply, git apply --3way, git apply --reject, patch --fuzz=5)",
+                error=f"the patch did not apply: {applied.reason}",
             )
 
-        env.write_file(self.script_path, script)
-        run = env.exec(f"bash {shlex.quote(self.script_path)}", timeout=spec.test_timeout, workdir=env.workdir)
+        env.write_file(self.script_path, script.encode("utf-8", "replace"))
+        command = bounded_command(self.script_path, self.output_path, self.max_output_bytes, spec.test_timeout)
+        run = env.exec(command, timeout=exec_timeout(spec.test_timeout), workdir=env.workdir)
         output = run.output
         result = ScoreResult(
             status=Status.UNRESOLVED,
@@ -100,7 +118,7 @@ class TestScorer:
             test_output=output,
             apply_log=applied.log,
         )
-        if run.timed_out:
+        if timed_out(run):
             result.status = Status.TEST_TIMEOUT
             result.test_statuses = parse(extract_test_output(output))
             result.error = f"the eval script ran past the test timeout ({spec.test_timeout}s)"
@@ -118,6 +136,10 @@ class TestScorer:
         verdict = _fill_counts(result, task)
         result.resolved = verdict.resolved
         result.status = Status.RESOLVED if verdict.resolved else Status.UNRESOLVED
+        cut = cut_bytes(output)
+        if cut and not verdict.resolved:
+            result.error = (f"the eval output was too long: {cut} bytes were cut from its middle "
+                            f"(limit {self.max_output_bytes}); tests reported only there count as not passed")
         test_exit = parse_test_exit_code(output)
         if verdict.resolved and test_exit not in (0, None) and not any(
             s in (FAILED, ERROR) for s in result.test_statuses.values()
@@ -330,14 +352,19 @@ def extract_test_output(output: str) -> str:
 
     From the first start marker (nothing the tests print can come before it) to the
     last end marker after it (tests may print marker-like text); to the end of the
-    output when there is no end marker (the run was cut off).
+    output when there is no end marker (the run was cut off). When the output was cut
+    in the middle (scorers/bounded.py) and the start marker went with it, from the cut
+    line, if an end marker follows it.
     """
     lines = output.splitlines()
     start_line, end_line = _trace(START_MARKER), _trace(END_MARKER)
     try:
         start = lines.index(start_line)
     except ValueError:
-        return ""
+        cut = next((i for i, line in enumerate(lines) if CUT_LINE.match(line)), None)
+        if cut is None or end_line not in lines[cut + 1:]:
+            return ""
+        start = cut
     end = len(lines)
     for i in range(len(lines) - 1, start, -1):
         if lines[i] == end_line:
