@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"evalharness: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("evalharness: interrupted; finished instances are kept, run the same command to resume",
-              file=sys.stderr)
+    except KeyboardInterrupt as exc:  # one line, no traceback; the runner says what it kept
+        kept = str(exc) or "finished instances are kept"
+        print(f"evalharness: interrupted: {kept}; run the same command to resume", file=sys.stderr)
         return 130
 
 
@@ -200,7 +200,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 # ---- commands ---------------------------------------------------------------------------
 def cmd_tasks(args) -> int:
-    tasks = _select(args)
+    tasks = _select(args, required=False)
     for t in tasks:
         print(f"{t.instance_id:<40} {t.repo:<28} {t.version:<8} F2P={len(t.FAIL_TO_PASS):<3} P2P={len(t.PASS_TO_PASS)}")
     print(f"{len(tasks)} task(s)", file=sys.stderr)
@@ -468,7 +468,8 @@ def cmd_serve(args) -> int:
 
 
 # ---- helpers ----------------------------------------------------------------------------
-def _select(args):
+def _select(args, *, required: bool = True):
+    """The tasks the selection flags pick; an empty pick is a user error unless just listing."""
     from evalharness.datasets import TaskFilter, apply_filter, load_tasks
 
     tasks = load_tasks(args.dataset, split=args.split)
@@ -480,7 +481,11 @@ def _select(args):
         shuffle=args.shuffle,
         seed=args.seed,
     )
-    return apply_filter(tasks, flt)
+    selected = apply_filter(tasks, flt)
+    if required and not selected:
+        what = "has no tasks" if not tasks else "selects none of its tasks"
+        raise UserError(f"{args.dataset}: the selection {what}; nothing to run")
+    return selected
 
 
 def _environment(args):

@@ -127,3 +127,26 @@ def test_elision_drops_old_observations_first_and_never_the_task():
     # too small a budget: everything elidable goes and it still does not fit
     _, fits = elide_to_fit(messages, budget=10)
     assert not fits
+
+
+def test_collect_patch_through_a_shell_session_keeps_a_large_diff_whole(repo):
+    """A diff larger than the shell's output limit (1 MiB) comes back byte for byte and applies."""
+    root, head = repo
+    env = LocalEnvironment(root)
+    (root / "big.py").write_text("".join(f"LINE_{i} = {i!r}  # padding padding padding\n" for i in range(60000)))
+    with env.open_shell() as shell:
+        patch = collect_patch(lambda cmd: shell.run(cmd, timeout=60), head)
+    assert len(patch.encode()) > (1 << 20) and "LINE_59999 = 59999" in patch
+    assert "characters cut" not in patch and "bytes cut" not in patch
+    subprocess.run(["git", "-C", str(root), "stash", "-u", "-q"], check=True)
+    check = subprocess.run(["git", "-C", str(root), "apply", "--check", "-"], input=patch.encode())
+    assert check.returncode == 0
+
+
+def test_collect_patch_leaves_out_files_whose_diff_is_not_utf8(repo):
+    root, head = repo
+    env = LocalEnvironment(root)
+    (root / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    (root / "mod.py").write_text("def f():\n    return 3\n")
+    patch = collect_patch(lambda cmd: env.exec(cmd, timeout=30), head)
+    assert "return 3" in patch and "latin.txt" not in patch and "\ufffd" not in patch

@@ -42,3 +42,14 @@ def test_default_run_id_is_deterministic():
         "gold__SWE-bench_Verified-test"
     )
     assert default_run_id("gold", "", "mine.jsonl", "test") == "gold__mine"
+
+
+def test_eval_with_an_empty_selection_is_a_user_error(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["eval", "--dataset", str(empty), "--reports-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "has no tasks" in err and "Traceback" not in err
+    assert main(["eval", "--dataset", "builtin", "--filter", "^nothing-matches$", "--reports-dir", str(tmp_path)]) == 2
+    assert "selects none of its tasks" in capsys.readouterr().err
+    assert not (tmp_path / "gold__empty").exists()
