@@ -11,3 +11,18 @@ class EnvBuildError(Exception):
     def __init__(self, message: str, log: str = ""):
         super().__init__(message)
         self.log = log
+
+
+class InfrastructureError(Exception):
+    """Docker failed under an instance, not the instance itself: the daemon went away or was
+    restarted, a container was killed or removed, an image vanished, the disk filled up.
+
+    `kind` names which ("daemon", "container_exited", "container_removed", "image_removed",
+    "disk_full", "docker"); `retry` says whether trying the instance again can help (the
+    pipeline retries such an instance, boundedly: see evalharness/pipeline.py).
+    """
+
+    def __init__(self, message: str, *, kind: str = "docker", retry: bool = False):
+        super().__init__(message)
+        self.kind = kind
+        self.retry = retry

@@ -32,7 +32,7 @@ import docker
 import docker.errors
 
 from evalharness.environment import Environment, ExecResult
-from evalharness.errors import EnvBuildError
+from evalharness.errors import EnvBuildError, InfrastructureError
 from evalharness.repos import RepoSource, bundle_commit, locate_offline
 from evalharness.specs import EnvSpec
 from evalharness.task import Task
@@ -523,8 +523,12 @@ class ImageBuilder:
             return False
 
     def _build(self, tag: str, dockerfile: str, files: dict[str, bytes], sink: Callable[[str], None], layer: str) -> str:
+        """Build `tag`; a failed build leaves none of its step containers behind (nor, when the disk
+        filled up, its intermediate images) and raises EnvBuildError, or InfrastructureError when
+        the daemon went away under it (then the failure is not remembered: a retry builds again)."""
         context = _tar_context(dockerfile, files)
         lines: list[str] = []
+        trace = _BuildTrace()
         sink(f"building {layer} image {tag}")
         with self._build_slots:
             try:
@@ -540,6 +544,7 @@ class ImageBuilder:
                 )
                 for chunk in stream:
                     if "stream" in chunk:
+                        trace.feed(chunk["stream"])
                         text = chunk["stream"].rstrip("\n")
                         if text:
                             lines.append(text)
@@ -547,13 +552,98 @@ class ImageBuilder:
                     if "error" in chunk:
                         lines.append(chunk["error"])
                         sink(chunk["error"])
-                        raise EnvBuildError(f"{layer} image {tag} failed: {chunk['error'].strip()[-500:]}", "\n".join(lines))
+                        raise self._build_failed(tag, layer, chunk["error"], lines, trace, sink)
             except docker.errors.APIError as exc:
-                raise EnvBuildError(f"{layer} image {tag} failed: {_short(exc)}", "\n".join(lines)) from None
+                raise self._build_failed(tag, layer, _short(exc), lines, trace, sink) from None
+        if not self._exists(tag):  # the stream ended early: the daemon went away mid-build
+            raise InfrastructureError(f"{layer} image {tag}: the build ended without an image "
+                                      "(the Docker daemon stopped or restarted?)", kind="daemon", retry=True)
         return tag
+
+    def _build_failed(self, tag: str, layer: str, error: str, lines: list[str], trace: _BuildTrace,
+                      sink: Callable[[str], None]) -> Exception:
+        """The exception for a failed build, after removing what the build left behind."""
+        error = _ANSI.sub("", error).strip()
+        disk_full = trace.disk_full or _NO_SPACE in error.lower()
+        removed = self._clean_failed_build(trace, images=disk_full)
+        if removed:
+            sink(f"removed what the failed build left: {', '.join(removed)}")
+        if disk_full:
+            return EnvBuildError(f"{layer} image {tag} failed: no space left on device (the disk of Docker's data "
+                                 f"root is full): {error[-400:]}", "\n".join(lines))
+        if not self._daemon_answers():
+            return InfrastructureError(f"{layer} image {tag} failed and the Docker daemon stopped answering: "
+                                       f"{error[-400:]}", kind="daemon", retry=True)
+        return EnvBuildError(f"{layer} image {tag} failed: {error[-500:]}", "\n".join(lines))
+
+    def _clean_failed_build(self, trace: _BuildTrace, images: bool) -> list[str]:
+        """Remove the step containers a failed build left (forcerm may not have, e.g. on a full disk)
+        and, if `images`, the intermediate images it made (newest first; one in use stays)."""
+        removed = []
+        for container in trace.containers:
+            try:
+                self.client.api.remove_container(container, force=True)
+                removed.append(f"container {container}")
+            except docker.errors.NotFound:
+                pass
+            except Exception as exc:  # noqa: BLE001 - best effort: the failure is reported anyway
+                log.info("could not remove the build container %s: %s", container, _short(exc))
+        for image in reversed(trace.images if images else []):
+            try:
+                self.client.api.remove_image(image, noprune=False)
+                removed.append(f"image {image}")
+            except docker.errors.NotFound:
+                pass
+            except Exception as exc:  # noqa: BLE001 - in use by a concurrent build (its cache), or the daemon is gone
+                log.info("could not remove the intermediate image %s: %s", image, _short(exc))
+        return removed
+
+    def _daemon_answers(self) -> bool:
+        try:
+            self.client.ping()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means no
+            return False
 
 
 _BASE_RECIPE_VERSION = "2"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NO_SPACE = "no space left on device"  # ENOSPC, as a RUN step's tools and the daemon itself word it
+
+
+class _BuildTrace:
+    """What a (classic builder) build stream says it made: step containers, and images that are
+    new (not "Using cache", not a FROM), from lines such as " ---> Running in 764e523724db"."""
+
+    def __init__(self) -> None:
+        self.containers: list[str] = []
+        self.images: list[str] = []
+        self.disk_full = False  # the output said "No space left on device"
+        self._pending = ""
+        self._tail = ""
+        self._cached = self._from = False
+
+    def feed(self, text: str) -> None:
+        text = _ANSI.sub("", text)
+        self.disk_full = self.disk_full or _NO_SPACE in (self._tail + text).lower()
+        self._tail = (self._tail + text)[-len(_NO_SPACE):]
+        self._pending += text
+        *complete, self._pending = self._pending.split("\n")
+        for line in complete:
+            line = line.strip()
+            if line.startswith("Step "):
+                self._cached = False
+                self._from = " : FROM " in line.upper()
+            elif line == "---> Using cache":
+                self._cached = True
+            elif match := re.fullmatch(r"---> Running in ([0-9a-f]{12,64})", line):
+                self.containers.append(match.group(1))
+            elif match := re.fullmatch(r"Removing intermediate container ([0-9a-f]{12,64})", line):
+                if match.group(1) in self.containers:
+                    self.containers.remove(match.group(1))
+            elif match := re.fullmatch(r"---> ([0-9a-f]{12,64})", line):
+                if not (self._cached or self._from):
+                    self.images.append(match.group(1))
 
 
 def _python_version_check(python: str, version: str) -> str:

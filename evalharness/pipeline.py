@@ -3,6 +3,29 @@
 `InstancePipeline` is what an executor runs for each task, on this machine or on a Ray
 node. It never raises: every failure of one instance becomes that instance's record.
 `PipelineRecipe` is the picklable description a Ray node builds its pipeline from.
+
+Docker failures are not the instance's (`docker_failure` names them): the daemon going away
+or restarting, a container killed or removed while in use, an image removed between its
+build and its use, a full disk. After each phase that used a container the pipeline checks
+that the container is still running, so a container that died under an agent (which may
+just see failing commands) is noticed too. Such a failure ends as `harness_error` with an
+error saying what happened and in which phase (a failed image build, a full disk included,
+is `env_build_failed`, see images.py), never as the agent's or the tests' fault.
+
+Retry policy: when another try can help (the daemon unreachable or restarted, a container
+that stopped while in use, an image that is gone), the instance is tried again, at most
+`infra_retries` times (default 1), after the daemon answers a ping again (waiting at most
+`docker_wait` seconds; once one instance waited in vain, the others check once and don't
+wait). The retry starts at the environment phase (a removed image is rebuilt, an existing
+one costs a lookup), the try's leftover containers removed first; when only the test run
+failed, the agent's result is kept and only the tests run again. Not retried: a container
+removed while in use (the harness's own Ctrl-C, or an operator meant it), a full disk, an
+instance the executor is stopping (`stop`), and any other error. Retries are logged in the
+instance's infrastructure.log and counted in the record's `attempt`. An agent that kills
+its own container (`kill 1`) therefore costs at most one more try.
+
+Nothing an instance writes (its record, logs, trajectory) holds a registered API key:
+`InstanceLogs` and the record pass through `evalharness.redact`.
 """
 
 from __future__ import annotations
@@ -20,12 +43,15 @@ from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 import docker
 import docker.errors
+import requests
+import urllib3
 
 from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
 from evalharness.containers import ContainerLimits, format_limit_hits, read_limit_hits, running_container
-from evalharness.errors import EnvBuildError, UserError
+from evalharness.errors import EnvBuildError, InfrastructureError, UserError
 from evalharness.images import LABEL, BuildConfig, ImageBuilder
+from evalharness.redact import redact
 from evalharness.repos import RepoSource
 from evalharness.results import InstanceRecord, safe_name
 from evalharness.scorers.base import Scorer
@@ -78,15 +104,32 @@ class InstanceLogs:
     def build_line(self, line: str) -> None:
         if self._build is None:
             self._build = open(self.root / "build.log", "a", encoding="utf-8")
-        self._build.write(line.rstrip("\n") + "\n")
+        self._build.write(redact(line).rstrip("\n") + "\n")
         self._build.flush()
 
     def write(self, name: str, text: str) -> None:
-        (self.root / name).write_text(text, encoding="utf-8", errors="replace")
+        (self.root / name).write_text(redact(text), encoding="utf-8", errors="replace")
+
+    def append(self, name: str, text: str) -> None:
+        with open(self.root / name, "a", encoding="utf-8", errors="replace") as f:
+            f.write(redact(text).rstrip("\n") + "\n")
 
     def close(self) -> None:
         if self._build is not None:
             self._build.close()
+
+
+INFRA_RETRIES = 1  # more tries of an instance a Docker failure ended (see the module docstring)
+DOCKER_WAIT = 300.0  # seconds to wait for the daemon to answer again before a retry
+
+
+@dataclass
+class _Progress:
+    """Where one instance got to, across its tries."""
+
+    phase: str = "environment"
+    agent: AgentResult | None = None  # the agent's result, kept when only the test run failed
+    retries: int = 0
 
 
 class InstancePipeline:
@@ -100,6 +143,8 @@ class InstancePipeline:
         agent: Agent,
         scorer: Scorer,
         gates: PhaseGates | None = None,
+        infra_retries: int = INFRA_RETRIES,
+        docker_wait: float = DOCKER_WAIT,
     ):
         self.config = config
         self.client = client
@@ -108,6 +153,19 @@ class InstancePipeline:
         self.agent = agent
         self.scorer = scorer
         self.gates = gates or PhaseGates()
+        self.infra_retries = max(0, infra_retries)
+        self.docker_wait = docker_wait
+        self._stopping = threading.Event()
+        self._wait_lock = threading.Lock()
+        self._gave_up_waiting = False  # the daemon did not come back within docker_wait: don't wait again
+
+    def stop(self, stopping: bool = True) -> None:
+        """The run is being stopped: no instance in flight is retried, none waits for the daemon
+        (an executor calls this from its own `stop`; `stop(False)` before running again)."""
+        if stopping:
+            self._stopping.set()
+        else:
+            self._stopping.clear()
 
     def run(self, task: Task, logs_root: Path, *, attempt: int = 1, worker: str = "") -> InstanceRecord:
         """Run one task end to end; always returns a record (never raises)."""
@@ -129,10 +187,31 @@ class InstancePipeline:
         )
         start = time.monotonic()
         hits: dict[str, int] = {}
+        progress = _Progress()
         try:
             if attempt > 1:  # an earlier try died with its containers still up
                 remove_instance_containers(self.client, self.config.run_id, task.instance_id)
-            self._stages(task, record, logs, hits)
+            while True:
+                try:
+                    self._stages(task, record, logs, hits, progress)
+                    break
+                except Exception as exc:
+                    failure = docker_failure(exc)
+                    if failure is None:
+                        raise
+                    logs.append("infrastructure.log", f"{_now()} try {progress.retries + 1}, {progress.phase} phase: "
+                                f"{failure}\n{traceback.format_exc()}")
+                    why_not = self._retry(task, failure, progress, logs)
+                    if why_not is not None:
+                        record.status = Status.HARNESS_ERROR.value
+                        record.resolved = False
+                        record.error = f"Docker failure in the {progress.phase} phase: {failure}{why_not}"
+                        try:  # what the try left (a container stopped with the daemon), if Docker answers
+                            remove_instance_containers(self.client, self.config.run_id, task.instance_id)
+                        except Exception:  # noqa: BLE001 - the record says what went wrong already
+                            pass
+                        break
+                    record.attempt += 1
         except Exception as exc:  # a harness bug must cost one instance, not the run
             record.status = Status.HARNESS_ERROR.value
             record.resolved = False
@@ -140,6 +219,8 @@ class InstancePipeline:
             logs.write("harness_error.txt", traceback.format_exc())
         finally:
             logs.close()
+        record.error = redact(record.error)
+        record.patch = redact(record.patch)
         record.limit_hits = format_limit_hits(hits)
         if hits and not record.resolved:  # the likely cause of what failed, so it goes first
             record.error = f"hit container limits ({record.limit_hits})" + (f"; {record.error}" if record.error else "")
@@ -147,8 +228,53 @@ class InstancePipeline:
         record.finished_at = _now()
         return record
 
-    def _stages(self, task: Task, record: InstanceRecord, logs: InstanceLogs, hits: dict[str, int]) -> None:
+    def _retry(self, task: Task, failure: InfrastructureError, progress: _Progress, logs: InstanceLogs) -> str | None:
+        """Get ready to try the instance again; None if it is, else why not (appended to the error)."""
+        if not failure.retry:
+            return ""
+        if self._stopping.is_set():
+            return " (not retried: the run is stopping)"
+        if progress.retries >= self.infra_retries:
+            if not progress.retries:
+                return ""
+            return f" (also after {progress.retries} retr{'y' if progress.retries == 1 else 'ies'})"
+        waited = self._await_docker()
+        if waited is None:
+            return f" (not retried: the Docker daemon did not answer again within {self.docker_wait:g} s)"
+        try:
+            remove_instance_containers(self.client, self.config.run_id, task.instance_id)
+        except Exception as exc:  # noqa: BLE001 - the retry meets whatever is still wrong
+            logs.append("infrastructure.log", f"could not remove the try's containers: {exc}")
+        progress.retries += 1
+        logs.append("infrastructure.log", f"{_now()} the Docker daemon answers (after {waited:.1f} s): "
+                                          f"retry {progress.retries} of {self.infra_retries}")
+        return None
+
+    def _await_docker(self) -> float | None:
+        """Seconds until the daemon answered a ping (at most docker_wait), or None if it did not."""
+        with self._wait_lock:  # one instance polls; the others then see its outcome at once
+            start = time.monotonic()
+            deadline = start + (0.0 if self._gave_up_waiting else self.docker_wait)
+            while True:
+                try:
+                    # A daemon shutting down closes its socket but still serves connections already
+                    # open (it stops the containers after that): ask on a fresh one.
+                    self.client.api.close()
+                    self.client.ping()
+                    self._gave_up_waiting = False
+                    return time.monotonic() - start
+                except Exception:  # noqa: BLE001 - down, restarting, or a stale pooled connection
+                    pass
+                if time.monotonic() >= deadline or self._stopping.is_set():
+                    self._gave_up_waiting = True
+                    return None
+                self._stopping.wait(0.5)
+
+    def _stages(self, task: Task, record: InstanceRecord, logs: InstanceLogs, hits: dict[str, int],
+                progress: _Progress | None = None) -> None:
+        progress = progress if progress is not None else _Progress()
         # 1. environment
+        progress.phase = "environment"
         with _timer(record, "env_seconds"), _enter(self.gates.build):
             try:
                 # The official image when there is one (then a spec is optional), else a local build.
@@ -162,9 +288,12 @@ class InstancePipeline:
                     logs.write("build_failure.log", exc.log)
                 return
 
-        # 2. agent
-        with _timer(record, "agent_seconds"):
-            result = self._run_agent(task, image, logs, hits)
+        # 2. agent (a retry after a failed test run keeps the agent's result)
+        if progress.agent is None:
+            progress.phase = "agent"
+            with _timer(record, "agent_seconds"):
+                progress.agent = self._run_agent(task, image, logs, hits)
+        result = progress.agent
         record.patch = result.patch
         record.turns = result.turns
         record.exit_reason = result.exit_reason
@@ -186,6 +315,7 @@ class InstancePipeline:
             return
 
         # 3. scorer, in a fresh container so nothing the agent left running can interfere
+        progress.phase = "eval"
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
             with self._container(task, image, "eval", hits) as env:
                 score = self.scorer.score(task, result.patch, env, spec)
@@ -203,21 +333,42 @@ class InstancePipeline:
         try:
             with self._container(task, image, "agent", hits) as env:
                 return self.agent.run(task, env)
-        except docker.errors.DockerException:
-            raise  # infrastructure, not the agent: harness_error
+        except (InfrastructureError, docker.errors.DockerException):
+            raise  # infrastructure, not the agent: retried or harness_error
         except Exception as exc:
             logs.write("agent_error.txt", traceback.format_exc())
             return AgentResult(patch="", exit_reason="error", error=f"{type(exc).__name__}: {exc}")
 
     @contextmanager
     def _container(self, task: Task, image: str, purpose: str, hits: dict[str, int]):
-        with running_container(self.client, image, run_id=self.config.run_id,
-                               instance_id=task.instance_id, purpose=purpose, limits=self.config.limits) as env:
-            try:
-                yield self.builder.environment(image, env)  # official images: commands run in conda's testbed
-            finally:
-                for name, count in read_limit_hits(env).items():
-                    hits[name] = hits.get(name, 0) + count
+        """A container for one phase; Docker's failures (starting it, under the phase, or a
+        container found dead when the phase ends) come out as InfrastructureError."""
+        own: list[BaseException] = []  # the phase's own error (its container and the daemon were fine)
+        try:
+            with running_container(self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
+                                   purpose=purpose, limits=self.config.limits) as env:
+                try:
+                    yield self.builder.environment(image, env)  # official images: commands run in conda's testbed
+                except Exception as exc:
+                    failure = _failure_under(env.container, purpose, exc)
+                    if failure is None:
+                        own.append(exc)
+                        raise
+                    raise failure from exc
+                else:  # an agent may end "normally" after its commands failed on a dead container
+                    failure = container_problem(env.container, purpose)
+                    if failure is not None:
+                        raise failure
+                finally:
+                    for name, count in read_limit_hits(env).items():
+                        hits[name] = hits.get(name, 0) + count
+        except Exception as exc:
+            if (own and exc is own[0]) or isinstance(exc, InfrastructureError):
+                raise
+            failure = docker_failure(exc)  # starting or removing the container failed
+            if failure is None:
+                raise
+            raise failure from exc
 
 
 @dataclass(frozen=True)
@@ -239,6 +390,120 @@ class PipelineRecipe:
         builder = ImageBuilder(client, self.build, self.repo_sources)
         return InstancePipeline(self.config, client=client, builder=builder, specs=self.specs,
                                 agent=self.agent(), scorer=self.scorer(), gates=gates)
+
+
+# ---- Docker failures ---------------------------------------------------------------------------
+# The connection to the daemon failed (it stopped, restarted, or does not answer): what docker-py
+# raises then, directly (requests) or from below (urllib3, sockets).
+_LOST_DAEMON = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.Timeout, urllib3.exceptions.HTTPError, ConnectionError)
+# The daemon answering that it lost containerd (restarting under it).
+_DAEMON_TROUBLE = ("transport is closing", "containerd.sock: connect", "error reading from server: eof")
+_DOCKER_PY = Path(docker.__file__).resolve().parent
+
+
+def docker_failure(exc: BaseException) -> InfrastructureError | None:
+    """What `exc` says went wrong with Docker, as an InfrastructureError; None if it is not Docker's.
+
+    The exception's whole chain (causes and contexts) is read: an error raised while cleaning
+    up after another one keeps the first in its context.
+    """
+    chain = _chain(exc)
+    for e in chain:
+        if isinstance(e, InfrastructureError):
+            return e
+    for e in chain:
+        if "no space left on device" in _text(e).lower():
+            return InfrastructureError(f"the Docker host is out of disk space (no space left on device): {_text(e)}",
+                                       kind="disk_full")
+    for e in chain:
+        text, low = _text(e), _text(e).lower()
+        if isinstance(e, docker.errors.ImageNotFound) or (
+                isinstance(e, docker.errors.APIError) and "no such image" in low):
+            return InfrastructureError(f"an image the instance needs is gone (removed after it was built?): {text}",
+                                       kind="image_removed", retry=True)
+        if isinstance(e, docker.errors.NotFound) and ("no such container" in low or "no such exec" in low):
+            return InfrastructureError(f"a container of the instance was removed while in use: {text}",
+                                       kind="container_removed")
+        if isinstance(e, docker.errors.APIError) and e.status_code == 409:
+            if "removal" in low:
+                return InfrastructureError(f"a container of the instance was removed while in use: {text}",
+                                           kind="container_removed")
+            if any(word in low for word in ("is not running", "is restarting", "is paused", "is dead")):
+                return InfrastructureError(f"a container of the instance stopped while in use: {text}",
+                                           kind="container_exited", retry=True)
+        if isinstance(e, _LOST_DAEMON) and _raised_by_docker(e):
+            return InfrastructureError(f"the Docker daemon went away (stopped or restarted?): "
+                                       f"{type(e).__name__}: {text}", kind="daemon", retry=True)
+        if isinstance(e, docker.errors.APIError) and any(p in low for p in _DAEMON_TROUBLE):
+            return InfrastructureError(f"the Docker daemon lost its container runtime (restarting?): {text}",
+                                       kind="daemon", retry=True)
+    return None
+
+
+def container_problem(container, purpose: str) -> InfrastructureError | None:
+    """Why `container` can no longer serve its phase (gone, exited, daemon unreachable); None if running."""
+    name = f"the {purpose} container {getattr(container, 'short_id', '?')}"
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return InfrastructureError(f"{name} was removed while in use", kind="container_removed")
+    except Exception as exc:  # noqa: BLE001 - the daemon, most likely
+        return docker_failure(exc) or InfrastructureError(f"could not inspect {name}: {type(exc).__name__}: {exc}",
+                                                           kind="docker", retry=True)
+    state = container.attrs.get("State") or {}
+    status = state.get("Status") or ""
+    if status == "running" and not state.get("Paused"):
+        return None
+    if status in ("removing", "dead"):
+        return InfrastructureError(f"{name} was removed while in use (state {status})", kind="container_removed")
+    code = state.get("ExitCode")
+    how = {137: "killed (SIGKILL)", 143: "stopped (SIGTERM: `docker stop`, or the Docker daemon shutting down)"}.get(
+        code, "exited")
+    if state.get("OOMKilled"):
+        how = "killed for running out of memory"
+    detail = f"exit code {code}" + (f", at {state['FinishedAt']}" if state.get("FinishedAt") else "")
+    return InfrastructureError(f"{name} was {how} while in use ({status or 'not running'}, {detail})",
+                               kind="container_exited", retry=True)
+
+
+def _failure_under(container, purpose: str, exc: BaseException) -> InfrastructureError | None:
+    """Docker's failure behind `exc`, raised by a phase's own code; None when it is the phase's own error."""
+    cause = docker_failure(exc)
+    state = container_problem(container, purpose)
+    if cause is not None and cause.kind == "daemon":
+        return cause  # the container's state afterwards (stopped with the daemon) says less
+    return state or cause
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [e.__cause__, e.__context__]
+    return seen
+
+
+def _text(exc: BaseException) -> str:
+    text = getattr(exc, "explanation", None) or str(exc)
+    return " ".join(str(text).split())[:500]
+
+
+def _raised_by_docker(exc: BaseException) -> bool:
+    """Did `exc` come from the Docker client (not, say, an agent's own HTTP library use)?"""
+    tb = exc.__traceback__
+    while tb is not None:
+        try:
+            if Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_DOCKER_PY):
+                return True
+        except (OSError, ValueError):
+            pass
+        tb = tb.tb_next
+    return False
 
 
 def remove_instance_containers(client: docker.DockerClient, run_id: str, instance_id: str) -> int:
