@@ -188,23 +188,29 @@ def running_container(
     purpose: str,
     limits: ContainerLimits = ContainerLimits(),
 ) -> Iterator[DockerEnvironment]:
-    """Start a sandboxed container of `image` that idles until removed; always removed on exit."""
-    container = client.containers.run(
+    """Start a sandboxed container of `image` that idles until removed; always removed on exit.
+
+    create + start, not run: `run` pulls a missing image, which on an air-gapped site stalls
+    and then blames the network for what is a removed image.
+    """
+    container = client.containers.create(
         image,
         command=["sleep", "infinity"],
-        detach=True,
         init=True,
         working_dir=WORKDIR,
         labels={LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": purpose},
         **sandbox_options(client, limits),
     )
     try:
+        container.start()
         yield DockerEnvironment(container)
     finally:
         try:
             container.remove(force=True, v=True)  # v: anonymous volumes an image's VOLUME made
         except docker.errors.NotFound:
             pass
+        except docker.errors.DockerException as exc:  # the daemon is gone: keep the error that got us here
+            log.warning("could not remove container %s: %s", container.short_id, str(exc)[:200])
 
 
 def sandbox_options(client: docker.DockerClient, limits: ContainerLimits) -> dict:

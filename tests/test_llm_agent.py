@@ -226,3 +226,15 @@ def test_trajectory_is_json_lines_with_every_step(repo):
     assistant = result.trajectory[2]
     assert assistant["content"] == "Looking." and assistant["tool_calls"][0]["arguments"] == {"command": "echo hi"}
     assert result.trajectory[3]["output"].strip() == "hi" and result.trajectory[3]["exit_code"] == 0
+
+
+def test_settings_for_run_json_hold_no_serve_env_values():
+    """run.json keeps the model's settings; a [serve] env value may be a token (HF_TOKEN), so only its name."""
+    from evalharness.models import ServeConfig
+
+    serve = ServeConfig(hf_model="Qwen/Qwen3-Coder", env={"HF_TOKEN": "hf_secret_value", "VLLM_X": "1"})
+    model = ModelConfig(name="m", base_url="http://127.0.0.1:1/v1", model="m", serve=serve)
+    agent = LLMAgent(model, LLMClient(model, "k"), AgentLimits())
+    text = json.dumps(agent.settings(), default=str)
+    assert "hf_secret_value" not in text
+    assert agent.settings()["model"]["serve"]["env"] == {"HF_TOKEN": "<set>", "VLLM_X": "<set>"}

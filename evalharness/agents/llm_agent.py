@@ -75,7 +75,10 @@ class LLMAgent:
 
     def settings(self) -> dict[str, Any]:
         """What a reader of the run needs to reproduce it (stored in run.json; holds no secret)."""
-        return {"model": {k: v for k, v in asdict(self.model).items()}, "limits": asdict(self.limits)}
+        model = asdict(self.model)
+        if model.get("serve") and model["serve"].get("env"):  # names only: values may be tokens (HF_TOKEN)
+            model["serve"]["env"] = {name: "<set>" for name in model["serve"]["env"]}
+        return {"model": model, "limits": asdict(self.limits)}
 
     def run(self, task: Task, env: Environment) -> AgentResult:
         state = _State()
