@@ -88,6 +88,25 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)  # the rename itself survives a crash of the machine, not just of this process
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a platform or file system that can't open folders: the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def is_temp_file(path: Path) -> bool:
+    """Whether `path` is a temp file of `atomic_write` (`.<name>.<random>.tmp`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def safe_name(instance_id: str) -> str:
@@ -116,6 +135,18 @@ class ResultStore:
             record = InstanceRecord(**{k: v for k, v in data.items() if k in known})
             records[record.instance_id] = record
         return records
+
+    def remove_temp_files(self) -> int:
+        """Delete the temp files a killed writer left (only safe while no other process writes this run)."""
+        removed = 0
+        for folder in (self.run_dir, self.records_dir):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if is_temp_file(path) and path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def add(self, record: InstanceRecord) -> None:
         data = json.dumps(asdict(record), indent=1, ensure_ascii=False).encode()

@@ -4,15 +4,24 @@ Every instance ends as exactly one record with a status; no failure of one insta
 stops the run. Records already on disk are skipped (resume) unless `redo` is set.
 The instances themselves run in an executor (local threads, or Ray tasks); the runner
 drives it and alone writes the run's files as results arrive.
+
+Crashes: one process at a time runs a run (a lock on its folder, which dies with the
+process). A process killed outright (SIGKILL, OOM, power) can't clean up after itself, so
+the next one, on resume, removes what it left: temp files of interrupted writes, the run's
+containers, and the logs of the instances it did not finish (they run again from scratch).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import docker
 from tqdm import tqdm
@@ -30,6 +39,8 @@ from evalharness.specs import SpecRegistry
 from evalharness.status import Status
 
 log = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"  # in the run folder: held (flock) by the process running the run
 
 __all__ = ["InstanceLogs", "RunConfig", "RunOutcome", "Runner", "summarize"]
 
@@ -71,18 +82,26 @@ class Runner:
 
     def run(self, tasks: Iterable, progress: bool = True) -> RunOutcome:
         tasks = list(tasks)
+        with _run_lock(self.config.run_dir, self.config.run_id):
+            return self._run(tasks, progress)
+
+    def _run(self, tasks: list, progress: bool) -> RunOutcome:
+        resumed = (self.config.run_dir / "run.json").exists()  # an earlier process started this run
         self._write_metadata(len(tasks))
         done = self.store.load()
         todo = [t for t in tasks if self.config.redo or t.instance_id not in done]
         skipped = len(tasks) - len(todo)
         if skipped:
             log.info("resuming run %s: %d of %d instances already done", self.config.run_id, skipped, len(tasks))
+        logs_root = self.config.run_dir / "logs"
+        if resumed:
+            self._clear_leftovers([t for t in todo if t.instance_id not in done], logs_root)
         resolved = sum(1 for t in tasks if t.instance_id in done and done[t.instance_id].resolved and not self.config.redo)
         bar = tqdm(total=len(tasks), initial=skipped, desc=self.config.run_id, unit="inst", disable=not progress)
         bar.set_postfix(resolved=resolved)
-        logs_root = self.config.run_dir / "logs"
+        stream = self.executor.run(todo, logs_root)
         try:
-            for finished in self.executor.run(todo, logs_root):
+            for finished in stream:
                 self._keep(finished, logs_root)
                 resolved += finished.record.resolved
                 bar.update(1)
@@ -90,16 +109,34 @@ class Runner:
         except KeyboardInterrupt:
             # The executor has stopped: nothing new started, the run's containers are gone,
             # and no record is kept for the instances that were in flight (they run on resume).
-            log.warning("interrupted: run %s keeps the %d instance(s) that finished", self.config.run_id,
-                        len(self.store.load()))
-            raise
+            # One line for the user (cli.main prints it), however many Ctrl-Cs it took.
+            raise KeyboardInterrupt(f"run {self.config.run_id} keeps the {len(self.store.load())} instance(s) "
+                                    "that finished") from None
         finally:
-            bar.close()
-            self.store.compact()
-            self._export_predictions()
+            try:
+                stream.close()  # left early (Ctrl-C while a result was being kept): the executor stops
+            finally:
+                bar.close()
+                self.store.compact()
+                self._export_predictions()
         records = self.store.load()
         wanted = [records[t.instance_id] for t in tasks if t.instance_id in records]
         return RunOutcome(self.config.run_dir, wanted, ran=len(todo), skipped=skipped)
+
+    def _clear_leftovers(self, unfinished: list, logs_root: Path) -> None:
+        """What a killed earlier process of this run left: temp files, its containers (a SIGKILLed process
+        can't remove them), and the logs of the instances it did not finish (they run again from scratch).
+
+        Safe because the run is locked: no other process is writing it or running its instances.
+        """
+        temp = self.store.remove_temp_files()
+        remove = getattr(self.executor, "remove_leftovers", None)  # Ray cleans its nodes after each run
+        containers = remove() if remove is not None else 0
+        for task in unfinished:
+            shutil.rmtree(logs_root / safe_name(task.instance_id), ignore_errors=True)
+        if temp or containers:
+            log.info("run %s: removed %d leftover container(s) and %d temp file(s) of an earlier process",
+                     self.config.run_id, containers, temp)
 
     def _keep(self, finished: Finished, logs_root: Path) -> None:
         """Logs first, then the record: a record on disk means the instance is complete."""
@@ -138,6 +175,26 @@ class Runner:
             "created_at": _now(),
         }
         atomic_write(path, json.dumps(meta, indent=2).encode())
+
+
+@contextmanager
+def _run_lock(run_dir: Path, run_id: str) -> Iterator[None]:
+    """One process at a time per run folder: a second would run the same instances, write the same
+    files and, on resume, remove the first one's containers. The kernel releases the lock when its
+    process ends, however it ends (SIGKILL included), so a crash never leaves a run locked."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"run {run_id!r} is being run by another process right now ({run_dir} is locked); "
+                            "wait for it to end, or pick another --run-id") from None
+        except OSError as exc:  # a file system without locks: go on unlocked
+            log.debug("could not lock %s: %s", run_dir, exc)
+        yield
+    finally:
+        os.close(fd)
 
 
 def summarize(records: list[InstanceRecord]) -> str:
