@@ -11,6 +11,8 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -19,6 +21,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import openai
+from openai.types.chat import ChatCompletion
+
+from evalharness.redact import redact, register_secret
 
 if TYPE_CHECKING:
     from evalharness.models import ModelConfig
@@ -51,6 +56,7 @@ class LLMError(Exception):
     """The endpoint failed for good (after retries) or refused the request; `reason` says why."""
 
     def __init__(self, reason: str):
+        reason = redact(reason)  # servers echo the request (its Authorization header) in errors
         super().__init__(reason)
         self.reason = reason
 
@@ -101,28 +107,63 @@ class LLMClient:
         self._rng = rng
         self._limiter = limiter
         self._params = config.request_params()
+        register_secret(api_key)  # never written anywhere: see evalharness/redact.py
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=api_key,
             max_retries=0,
             timeout=config.request_timeout,
         )
+        # One connection pool per worker thread, not one for all: the HTTP library takes the
+        # pool's lock and scans every connection of the pool on each request and response, so
+        # with hundreds of workers on one pool a request cost ~5 ms of CPU instead of ~3 and
+        # queued on that lock (benchmarks/bench_agent.py). The threads' clients are copies of
+        # this one that share its TLS context (building one loads the CA store: ~80 ms, ~1 MB).
+        self._tls = _tls_context(self._client)
+        self._local = threading.local()
+        self._thread_clients: dict[threading.Thread, openai.OpenAI] = {}
+        self._clients_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._clients_lock:
+            clients, self._thread_clients = list(self._thread_clients.values()), {}
+        for client in clients:
+            client.close()
         self._client.close()
+
+    def _sdk(self) -> openai.OpenAI:
+        """The calling thread's SDK client (the shared one where the TLS context cannot be shared)."""
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            return client
+        if self._tls is None:
+            return self._client
+        client = self._client.with_options(http_client=openai.DefaultHttpxClient(verify=self._tls))
+        with self._clients_lock:
+            for thread in [t for t in self._thread_clients if not t.is_alive()]:
+                self._thread_clients.pop(thread).close()  # a finished worker's connection
+            self._thread_clients[threading.current_thread()] = client
+        self._local.client = client
+        return client
 
     def complete(self, messages: list[dict], tools: list[dict] | None = None) -> Completion:
         """One chat completion, retried on transient failures; raises LLMError when it gives up."""
-        kwargs: dict[str, Any] = {"messages": messages, **self._params}
+        # The body `chat.completions.create(**params, messages=..., tools=...)` would send, posted
+        # as is: create() first walks every message through the SDK's type-driven transform,
+        # which does nothing to plain JSON dicts but costs CPU in proportion to the history
+        # (about 12 ms a request at 18 messages, growing every turn; see benchmarks/bench_agent.py).
+        body: dict[str, Any] = {k: v for k, v in self._params.items() if k != "extra_body"}
+        body["messages"] = messages
         if tools:
-            kwargs["tools"] = tools
+            body["tools"] = tools
+        body.update(self._params.get("extra_body") or {})  # as the SDK merges extra_body
         start = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
                 with self._limiter.slot() if self._limiter is not None else nullcontext():
-                    response = self._client.chat.completions.create(**kwargs)
+                    response = self._sdk().post("/chat/completions", body=body, cast_to=ChatCompletion)
                 break
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -176,7 +217,7 @@ class LLMClient:
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
         return Completion(
-            content=message.content or "",
+            content=redact(message.content or ""),  # a server echoing the key must not carry it on
             tool_calls=calls,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -185,6 +226,16 @@ class LLMClient:
             retries=retries,
             finish_reason=choice.finish_reason or "",
         )
+
+
+def _tls_context(client: openai.OpenAI) -> ssl.SSLContext | None:
+    """The TLS context the SDK's default HTTP client built (found through the HTTP library's
+    internals; None where they differ, and then all threads share that client)."""
+    try:
+        context = client._client._transport._pool._ssl_context
+    except AttributeError:
+        return None
+    return context if isinstance(context, ssl.SSLContext) else None
 
 
 def _tool_call(tc: Any) -> ToolCall:
@@ -198,7 +249,7 @@ def _tool_call(tc: Any) -> ToolCall:
             id=tc.id or "",
             raw_arguments=getattr(custom, "input", "") or "",
         )
-    raw = function.arguments or ""
+    raw = redact(function.arguments or "")
     arguments: dict[str, Any] | None
     if not raw.strip():
         arguments = {}  # some servers send "" for a call without parameters

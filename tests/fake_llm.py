@@ -14,11 +14,18 @@ retry) and a message saying so: a test that talks more than it scripted fails lo
 
 Standalone (the `vllm` stand-in in tests/test_serve.py runs it this way):
     python tests/fake_llm.py --port 8000 --model Qwen/Qwen3-Coder-30B-A3B-Instruct
+
+and as the agent benchmark's model (benchmarks/bench_agent.py), in a process of its own so
+that it never competes with the harness for the GIL: `--asyncio` serves from one event loop
+(hundreds of concurrent delayed requests cost a few KB each, no thread each), `--turns N`
+scripts an agent that runs `--command` N-1 times, then calls `submit`:
+    python tests/fake_llm.py --asyncio --port 0 --latency 0.5 --turns 10
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import socket
@@ -239,26 +246,206 @@ def _completion(request: dict, reply: Reply, fake: FakeLLM, number: int) -> dict
     return body
 
 
+def agent_script(turns: int, command: str = "echo step {turn} && ls | head -3", *,
+                 prompt_tokens: int | None = 1000, completion_tokens: int | None = 50) -> Callable[[dict], Reply]:
+    """A model that calls `bash` with `command` (formatted with `turn`, 0-based) on its first
+    `turns - 1` turns and `submit` on the last. It keeps no state: the turn is the number of
+    assistant messages in the request, so any number of agents can share one server."""
+
+    def reply(request: dict) -> Reply:
+        done = sum(1 for m in request.get("messages", ()) if m.get("role") == "assistant")
+        if done + 1 >= turns:
+            call = ("submit", {})
+        else:
+            call = ("bash", {"command": command.format(turn=done)})
+        return Reply(tool_calls=[call], prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    return reply
+
+
+class AsyncFakeLLM:
+    """FakeLLM's protocol served from one asyncio event loop (standalone `--asyncio`).
+
+    Each connection is a coroutine and a delay is `asyncio.sleep`, so hundreds of concurrent
+    delayed requests cost next to nothing. HTTP/1.1 keep-alive; no chunked request bodies
+    (the openai SDK sends Content-Length). `record=False` keeps no copy of the requests.
+    """
+
+    def __init__(self, script: Script = (), *, model: str = "m", host: str = "127.0.0.1", port: int = 0,
+                 latency: float = 0.0, record: bool = True):
+        self.model = model
+        self.latency = latency
+        self.record = record
+        self.requests: list[dict] = []
+        self.request_headers: list[Headers] = []
+        self.served = 0
+        self._script = script if callable(script) else list(script)
+        self._next = 0
+        self._lock = threading.Lock()
+        self._sock = socket.create_server((host, port), backlog=4096)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stopping = False
+
+    port = property(lambda self: self._sock.getsockname()[1])
+    base_url = property(lambda self: f"http://{self._sock.getsockname()[0]}:{self.port}/v1")
+
+    def serve_forever(self) -> None:
+        asyncio.run(self._main())
+
+    def shutdown(self) -> None:
+        """Stop serving (from any thread or a signal handler, also before serving began)."""
+        self._stopping = True
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        if self._stopping:
+            return
+        server = await asyncio.start_server(self._connection, sock=self._sock, limit=1 << 24)
+        async with server:
+            await self._stop.wait()
+
+    def _record_and_pick(self, request: dict, headers: Headers) -> tuple[int, Reply | None]:
+        if self.record:
+            return FakeLLM._record_and_pick(self, request, headers)  # type: ignore[arg-type]
+        self.served += 1
+        if callable(self._script):
+            return self.served, self._script(request)
+        if self._next < len(self._script):
+            self._next += 1
+            return self.served, self._script[self._next - 1]
+        return self.served, None
+
+    _exhausted_message = FakeLLM._exhausted_message
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, version = (lines[0].split(" ", 2) + ["", ""])[:3]
+                headers = Headers(tuple(part.strip() for part in line.split(":", 1))
+                                  for line in lines[1:] if ":" in line)
+                length = int(headers.get("content-length") or 0)
+                raw = await reader.readexactly(length) if length else b""
+                keep_alive = version.strip() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+                if not await self._answer(writer, method, path, headers, raw):
+                    return
+                if not keep_alive:
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            return  # the client went away, or the server is stopping
+        finally:
+            writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, method: str, path: str, headers: Headers,
+                      raw: bytes) -> bool:
+        """Answer one request; False when the connection is to be closed without more."""
+        route = path.split("?", 1)[0].rstrip("/")
+        if method == "GET":
+            if route == "/v1/models":
+                return await _write(writer, 200, {"object": "list", "data": [
+                    {"id": self.model, "object": "model", "created": 0, "owned_by": "fake-llm"}]})
+            return await _write(writer, 404, _error(f"no route GET {path}", "not_found"))
+        if method != "POST" or route != "/v1/chat/completions":
+            return await _write(writer, 404, _error(f"no route {method} {path}", "not_found"))
+        try:
+            request = json.loads(raw or b"{}")
+        except json.JSONDecodeError as exc:
+            return await _write(writer, 400, _error(f"request body is not JSON: {exc}", "invalid_request_error"))
+        if request.get("stream"):
+            return await _write(writer, 400, _error("FakeLLM does not stream", "invalid_request_error"))
+        number, reply = self._record_and_pick(request, headers)
+        if reply is None:
+            return await _write(writer, 500, _error(self._exhausted_message(number), "script_exhausted"),
+                                {"x-should-retry": "false"})
+        wait = reply.delay + self.latency
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if reply.drop_connection:
+            writer.transport.abort()
+            return False
+        if reply.status != 200:
+            body = reply.body if reply.body is not None else _error(
+                f"fake error {reply.status}", "server_error" if reply.status >= 500 else "invalid_request_error")
+            return await _write(writer, reply.status, body, reply.headers)
+        return await _write(writer, 200, _completion(request, reply, self, number), reply.headers)  # type: ignore[arg-type]
+
+
+async def _write(writer: asyncio.StreamWriter, status: int, body: dict | str,
+                 headers: dict[str, str] | None = None) -> bool:
+    from http import HTTPStatus
+
+    data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    head = [f"HTTP/1.1 {status} {phrase}",
+            f"Content-Type: {'text/plain' if isinstance(body, str) else 'application/json'}",
+            f"Content-Length: {len(data)}"]
+    head += [f"{key}: {value}" for key, value in (headers or {}).items()]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
+    try:
+        await writer.drain()
+    except ConnectionError:
+        return False  # the client gave up (its timeout): nothing to answer
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Serve until SIGTERM/SIGINT; every chat request gets `--reply` as its content."""
+    """Serve until SIGTERM/SIGINT; every chat request gets `--reply` as its content (or, with
+    `--turns N`, the scripted agent of `agent_script`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     parser.add_argument("--model", default="m")
     parser.add_argument("--reply", default="ok")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--asyncio", action="store_true",
+                        help="serve from one asyncio event loop (keeps no copy of the requests)")
+    parser.add_argument("--turns", type=int, default=0,
+                        help="scripted agent: `bash` with --command on turns 1..N-1, `submit` on turn N")
+    parser.add_argument("--command", default="echo step {turn} && ls | head -3",
+                        help="the scripted agent's command; {turn} is the 0-based turn")
+    parser.add_argument("--prompt-tokens", type=int, default=1000, help="usage reported per scripted reply")
+    parser.add_argument("--completion-tokens", type=int, default=50, help="usage reported per scripted reply")
     args = parser.parse_args(argv)
-    server = FakeLLM(lambda request: Reply(args.reply), model=args.model, host=args.host, port=args.port,
-                     latency=args.latency)
+    if args.turns > 0:
+        script = agent_script(args.turns, args.command, prompt_tokens=args.prompt_tokens,
+                              completion_tokens=args.completion_tokens)
+    else:
+        def script(request: dict) -> Reply:
+            return Reply(args.reply)
+
+    server: FakeLLM | AsyncFakeLLM
+    if args.asyncio:
+        server = AsyncFakeLLM(script, model=args.model, host=args.host, port=args.port, latency=args.latency,
+                              record=False)
+        stop_server = server.shutdown
+    else:
+        server = FakeLLM(script, model=args.model, host=args.host, port=args.port, latency=args.latency)
+
+        def stop_server() -> None:
+            threading.Thread(target=server._httpd.shutdown, daemon=True).start()
 
     def stop(signum: int, frame: object) -> None:
-        threading.Thread(target=server._httpd.shutdown, daemon=True).start()
+        stop_server()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"fake LLM serving {args.model} at {server.base_url}", flush=True)
     server.serve_forever()
-    server._httpd.server_close()
+    if isinstance(server, FakeLLM):
+        server._httpd.server_close()
 
 
 if __name__ == "__main__":
