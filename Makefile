@@ -8,6 +8,7 @@ DATASET ?= builtin
 WORKERS ?= 2
 ARGS   ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install docker chromium eval test test-unit bench report nightly clean
 
@@ -39,10 +40,11 @@ test: install docker chromium
 test-unit: install
 	$(BIN)/pytest -q -m "not docker" $(PYTEST_ARGS)
 
-## speed figures (printed as markdown tables): shell session vs docker exec, agent throughput
+## speed figures (printed as markdown tables): shell session vs docker exec; agent throughput at
+## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~7 min; BENCH_ARGS="--concurrency 1,8")
 bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
-	$(BIN)/python -m benchmarks.bench_agent
+	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
 
 ## the leaderboard site over every run in reports/ (open reports/site/index.html)
 report: install
