@@ -353,11 +353,16 @@ def _counters_from_host(container) -> dict[str, int] | None:
 def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
     """Force-remove every container of `run_id` (found by label); returns how many."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run_id={run_id}"}):
+    # ignore_removed: a container going away between the listing and its inspection is no error.
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run_id={run_id}"},
+                                            ignore_removed=True):
         try:
             container.remove(force=True, v=True)
             removed += 1
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: its own instance is removing it already
+                raise
     return removed
 

@@ -195,6 +195,11 @@ class RayExecutor:
         self._pending = {}
         self._clean_nodes()
 
+    def remove_leftovers(self) -> int:
+        """On resume: what a killed driver's tasks left on the nodes goes before anything starts."""
+        self._clean_nodes()
+        return 0  # counted and logged by _clean_nodes
+
     def _clean_nodes(self) -> None:
         """Every node with Docker drops the run's leftover containers (from attempts that died)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
