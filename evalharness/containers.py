@@ -350,19 +350,26 @@ def _counters_from_host(container) -> dict[str, int] | None:
     return hits
 
 
-def remove_run_containers(client: docker.DockerClient, run_id: str) -> int:
-    """Force-remove every container of `run_id` (found by label); returns how many."""
+def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id: str | None = None) -> int:
+    """Force-remove every container of `run_id` (of one instance of it, if given), found by label.
+
+    Lists ids only (`containers.list` inspects each one and fails on one removed meanwhile); a
+    container already being removed (HTTP 409) or that fails to go does not stop the sweep.
+    Raises only when the engine can't list them.
+    """
+    import requests
+
+    labels = [f"{LABEL}.run_id={run_id}"] + ([f"{LABEL}.instance={instance_id}"] if instance_id else [])
+    found = [c["Id"] for c in client.api.containers(all=True, quiet=True, filters={"label": labels})]
     removed = 0
-    # ignore_removed: a container going away between the listing and its inspection is no error.
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.run_id={run_id}"},
-                                            ignore_removed=True):
+    for container in found:
         try:
-            container.remove(force=True, v=True)
+            client.api.remove_container(container, force=True, v=True)
             removed += 1
         except docker.errors.NotFound:
             pass
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:  # 409: its own instance is removing it already
-                raise
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            if getattr(exc, "status_code", None) != 409:  # 409: being removed already
+                log.warning("could not remove container %s of run %s: %s", container[:12], run_id, exc)
     return removed
 

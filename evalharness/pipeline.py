@@ -48,9 +48,15 @@ import urllib3
 
 from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
-from evalharness.containers import ContainerLimits, format_limit_hits, read_limit_hits, running_container
+from evalharness.containers import (
+    ContainerLimits,
+    format_limit_hits,
+    read_limit_hits,
+    remove_run_containers,
+    running_container,
+)
 from evalharness.errors import EnvBuildError, InfrastructureError, UserError
-from evalharness.images import LABEL, BuildConfig, ImageBuilder
+from evalharness.images import BuildConfig, ImageBuilder
 from evalharness.redact import redact
 from evalharness.repos import RepoSource
 from evalharness.results import InstanceRecord, safe_name
@@ -508,15 +514,7 @@ def _raised_by_docker(exc: BaseException) -> bool:
 
 def remove_instance_containers(client: docker.DockerClient, run_id: str, instance_id: str) -> int:
     """Force-remove the containers an earlier attempt of this instance left behind."""
-    removed = 0
-    filters = {"label": [f"{LABEL}.run_id={run_id}", f"{LABEL}.instance={instance_id}"]}
-    for container in client.containers.list(all=True, filters=filters):
-        try:
-            container.remove(force=True)
-            removed += 1
-        except docker.errors.NotFound:
-            pass
-    return removed
+    return remove_run_containers(client, run_id, instance_id)
 
 
 def _enter(gate) -> ContextManager:

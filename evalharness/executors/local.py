@@ -13,8 +13,8 @@ from typing import Iterator, Sequence
 import docker.errors
 import requests
 
+from evalharness.containers import remove_run_containers
 from evalharness.executors.base import Finished
-from evalharness.images import LABEL
 from evalharness.pipeline import InstancePipeline, PhaseGates
 from evalharness.task import Task
 
@@ -117,25 +117,12 @@ class LocalExecutor:
     def _sweep(self) -> int | None:
         """Force-remove every container of the run now; how many, or None when the engine can't be reached.
 
-        Unlike `containers.remove_run_containers`, a container whose removal is already under way
-        (its instance's own clean-up, HTTP 409) or that fails to go does not stop the sweep.
+        A container whose removal is already under way (its instance's own clean-up, HTTP 409) or
+        that fails to go does not stop the sweep (`containers.remove_run_containers`).
         """
         run_id = self.pipeline.config.run_id
-        api = self.pipeline.client.api
-        try:  # ids only: `containers.list` inspects each one and fails on one removed meanwhile
-            listed = api.containers(all=True, quiet=True, filters={"label": f"{LABEL}.run_id={run_id}"})
-            found = [c["Id"] for c in listed]
+        try:
+            return remove_run_containers(self.pipeline.client, run_id)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("could not remove the containers of run %s: %s", run_id, exc)
             return None
-        removed = 0
-        for container in found:
-            try:
-                api.remove_container(container, force=True, v=True)
-                removed += 1
-            except docker.errors.NotFound:
-                pass
-            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-                if getattr(exc, "status_code", None) != 409:  # 409: being removed already
-                    log.warning("could not remove container %s of run %s: %s", container[:12], run_id, exc)
-        return removed
