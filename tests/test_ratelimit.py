@@ -312,9 +312,11 @@ def test_ray_killed_holder_does_not_keep_the_slot(ray_cluster):
 
 @pytest.mark.ray
 def test_ray_heartbeat_keeps_a_long_request_its_slot(ray_cluster):
-    limiter = RayRequestLimiter.create(1, None, lease_ttl=0.6)
+    # The lease is long enough that a loaded machine's Ray round trip (renewals every ttl/3)
+    # cannot miss it twice running; the sleep still spans two and a half lifetimes.
+    limiter = RayRequestLimiter.create(1, None, lease_ttl=2.0)
     with limiter.slot():
-        time.sleep(2.0)  # over three lease lifetimes
+        time.sleep(5.0)
         during = limiter.stats()
     assert (during.in_flight, during.expired) == (1, 0)
     after = limiter.stats()
