@@ -36,6 +36,7 @@ import select
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -581,6 +582,49 @@ class ShellSession:
             timed_out=timed_out,
             seconds=time.monotonic() - started,
         )
+
+
+class OpeningShell:
+    """A shell session opened in a background thread; `run` and `close` wait for it.
+
+    Opening a session is a `docker exec` (and, in a conda image, two more to read the env's
+    variables): ~0.1 s alone, a second or more when dozens of sessions open at once. An agent
+    starts this before its first model call, which takes seconds, so the call hides it. An
+    error of the opening (ShellError, or Docker's) is raised by the first `run`.
+    """
+
+    def __init__(self, open_session: Callable[[], ShellSession]):
+        self._session: ShellSession | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(open_session,), name="shell-open", daemon=True)
+        self._thread.start()
+
+    def _open(self, open_session: Callable[[], ShellSession]) -> None:
+        try:
+            self._session = open_session()
+        except BaseException as exc:  # noqa: BLE001 - raised again by the caller's first run()
+            self._error = exc
+
+    def session(self) -> ShellSession:
+        """The open session, once the opening has ended; raises what the opening raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._session
+
+    def run(self, command: str, timeout: float | None = 60.0) -> ExecResult:
+        return self.session().run(command, timeout=timeout)
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._session is not None:
+            self._session.close()
+
+    def __enter__(self) -> OpeningShell:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def _readable(transport: _Transport, timeout: float | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from evalharness.environment import LocalEnvironment
 from evalharness.errors import UserError
 from evalharness.images import BuildConfig, ImageBuilder
 from evalharness.repos import BuiltinRepos
-from evalharness.shell import ShellError, ShellSession, _LocalTransport, open_shell
+from evalharness.shell import OpeningShell, ShellError, ShellSession, _LocalTransport, open_shell
 from evalharness.specs import SpecRegistry
 
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
@@ -342,3 +343,39 @@ def test_sentinel_split_across_reads_and_cut_boundaries(tmp_path):
                 cut, _, tail = rest.partition(" bytes of output cut ...]\n")
                 assert head == "x" * 512 and tail == "x" * 512 and int(cut) == size - 1024
         assert shell.run("echo $((6 * 7))").output == "42\n"
+
+
+def test_a_session_opened_in_the_background(env, tmp_path):
+    """OpeningShell: the session opens in a thread while the caller does other work; run waits for it."""
+    gate = threading.Event()
+    opened: list[ShellSession] = []
+
+    def slow_open() -> ShellSession:
+        assert gate.wait(30)  # the opening cannot finish before the caller says so
+        opened.append(open_shell(env))
+        return opened[0]
+
+    shell = OpeningShell(slow_open)
+    assert not opened  # the constructor returned while the opening was still under way
+    gate.set()
+    with shell:
+        assert shell.run("cd /tmp && export EH_X=1").exit_code == 0
+        result = shell.run("pwd; echo $EH_X")
+        assert result.output.split() == ["/tmp", "1"]  # one session: state carries over
+        pid = shell.session().pid
+    assert opened[0]._closed and pid > 0  # closing closed the session it opened
+
+
+def test_a_failed_background_opening_is_raised_by_the_first_command(tmp_path):
+    shell = OpeningShell(LocalEnvironment(tmp_path / "missing").open_shell)
+    with pytest.raises(ShellError, match="cannot start bash"):
+        shell.run("true")
+    with pytest.raises(ShellError, match="cannot start bash"):  # and by every one after it
+        shell.run("true")
+    shell.close()  # nothing was opened: nothing to close, no error
+
+
+def test_closing_a_background_opening_that_was_never_used(tmp_path):
+    with OpeningShell(LocalEnvironment(tmp_path).open_shell) as shell:
+        pass
+    assert shell.session()._closed

@@ -28,7 +28,7 @@ from evalharness.agents.tools import TOOL_NAMES, TOOLS, ToolBox
 from evalharness.environment import Environment
 from evalharness.llm import Completion, ContextOverflowError, LLMClient, LLMError, ToolCall
 from evalharness.models import ModelConfig
-from evalharness.shell import ShellError
+from evalharness.shell import OpeningShell, ShellError
 from evalharness.task import Task
 from evalharness.trajectory import Trajectory
 
@@ -86,7 +86,7 @@ class LLMAgent:
         start = time.monotonic()
         patch = ""
         try:
-            with env.open_shell() as shell:
+            with OpeningShell(env.open_shell) as shell:  # opens while the first model call runs
                 box = ToolBox(shell, env.workdir, command_timeout=self.limits.command_timeout,
                               max_output_chars=self.limits.max_output_chars)
                 exit_reason = self._loop(messages, box, state, start)

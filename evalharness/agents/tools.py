@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from evalharness.agents.editor import Editor, EditorError
 
 if TYPE_CHECKING:
-    from evalharness.shell import ShellSession
+    from evalharness.shell import OpeningShell, ShellSession
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -105,7 +105,7 @@ def truncate_middle(text: str, max_chars: int) -> str:
 class ToolBox:
     """Runs the model's tool calls in one container through one shell session."""
 
-    def __init__(self, shell: "ShellSession", workdir: str, *, command_timeout: float = 120.0,
+    def __init__(self, shell: "ShellSession | OpeningShell", workdir: str, *, command_timeout: float = 120.0,
                  max_output_chars: int = 10_000):
         self.shell = shell
         self.command_timeout = command_timeout
