@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from evalharness.agents.context import ELIDED, elide_to_fit, estimate_tokens, for_api
 from evalharness.agents.editor import Editor, EditorError
-from evalharness.agents.patch import binary_paths, collect_patch
+from evalharness.agents.patch import PATCH_FILE, collect_patch, without_binaries
 from evalharness.agents.tools import truncate_middle
 from evalharness.environment import LocalEnvironment
 
@@ -96,20 +97,33 @@ def test_collect_patch_has_new_files_and_no_binaries(repo):
     root, head = repo
     env = LocalEnvironment(root)
     (root / "mod.py").write_text("def f():\n    return 2\n")
-    (root / "added.py").write_text("NEW = 1\n")
+    (root / "added.py").write_text("NEW = 1\nBinary files a and b differ\n")  # text that looks like git's note
     (root / "blob.bin").write_bytes(b"\x00\x01\x02binary")
-    patch = collect_patch(lambda cmd: env.exec(cmd, timeout=30), head)
-    assert "+++ b/added.py" in patch and "return 2" in patch
+    commands = []
+
+    def run(cmd):
+        commands.append(cmd)
+        return env.exec(cmd, timeout=30)
+
+    patch = collect_patch(run, head)
+    assert "+++ b/added.py" in patch and "+Binary files a and b differ" in patch and "return 2" in patch
     assert "blob.bin" not in patch
+    assert len(commands) == 1  # a small diff: one round trip
+    assert not Path(PATCH_FILE).exists()  # and the file it went through is gone
     # the patch applies cleanly to the base commit
     subprocess.run(["git", "-C", str(root), "stash", "-u", "-q"], check=True)
     check = subprocess.run(["git", "-C", str(root), "apply", "--check", "-"], input=patch.encode())
     assert check.returncode == 0
 
 
-def test_binary_paths_reads_numstat_z():
-    assert binary_paths("1\t2\tsrc/a.py\0-\t-\timg/logo.png\0-\t-\tdir/with space.bin\0") == [
-        "img/logo.png", "dir/with space.bin"]
+def test_without_binaries_drops_only_binary_sections():
+    text = (b"diff --git a/a.py b/a.py\nindex 1..2 100644\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n"
+            b"+Binary files a and b differ\n")
+    binary = (b"diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..abc\n"
+              b"Binary files /dev/null and b/logo.png differ\n")
+    moved = b"diff --git a/old.bin b/new.bin\nsimilarity index 100%\nrename from old.bin\nrename to new.bin\n"
+    assert without_binaries(text + binary + moved + text) == text + moved + text
+    assert without_binaries(text) == text
 
 
 def test_elision_drops_old_observations_first_and_never_the_task():
@@ -150,3 +164,15 @@ def test_collect_patch_leaves_out_files_whose_diff_is_not_utf8(repo):
     (root / "mod.py").write_text("def f():\n    return 3\n")
     patch = collect_patch(lambda cmd: env.exec(cmd, timeout=30), head)
     assert "return 3" in patch and "latin.txt" not in patch and "\ufffd" not in patch
+
+
+def test_collect_patch_refuses_a_diff_over_the_patch_limit(repo, monkeypatch):
+    import evalharness.agents.patch as patch_module
+
+    root, head = repo
+    env = LocalEnvironment(root)
+    monkeypatch.setattr(patch_module, "MAX_PATCH_BYTES", 1000)
+    (root / "big.py").write_text("X = 1\n" * 500)
+    with pytest.raises(RuntimeError, match="more than a patch may be"):
+        collect_patch(lambda cmd: env.exec(cmd, timeout=30), head)
+    assert not Path(PATCH_FILE).exists()

@@ -20,38 +20,51 @@ MAX_PATCH_BYTES = 10 << 20  # the scorer refuses larger patches anyway
 
 
 def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
-    """Stage everything, unstage binaries, and return `git diff --cached base_commit`.
+    """Stage everything and return `git diff --cached base_commit`, less binary files.
 
+    One shell round trip when the diff fits in a chunk (nearly always): git's two commands,
+    the size and the base64 in one command line; larger diffs come back in more chunks.
     Raises RuntimeError if git fails: the caller records that as an agent error.
     """
-    staged = run("git add -A && git diff --cached --no-renames --numstat -z " + shlex.quote(base_commit))
-    if staged.exit_code != 0:
-        raise RuntimeError(f"git add/diff failed: {staged.output.strip()[-300:]}")
-    binaries = binary_paths(staged.output)
-    if binaries:
-        unstaged = run("git reset -q -- " + " ".join(shlex.quote(p) for p in binaries))
-        if unstaged.exit_code != 0:
-            raise RuntimeError(f"git reset failed: {unstaged.output.strip()[-300:]}")
-    # Through a file and back in base64 chunks: a shell session cuts long outputs, which would
-    # corrupt a large diff, and decoding it as text would mangle bytes that are not UTF-8.
-    written = run(f"git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} > {PATCH_FILE} "
-                  f"&& stat -c %s {PATCH_FILE}")
-    if written.exit_code != 0 or not written.output.strip().isdigit():
-        raise RuntimeError(f"git diff failed: {written.output.strip()[-300:]}")
-    total = int(written.output.strip())
+    # Through a file and back in base64: a shell session cuts long outputs, which would corrupt
+    # a large diff, and decoding it as text would mangle bytes that are not UTF-8.
+    written = run(f"git add -A && git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
+                  f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo \"$size\" && "
+                  f"if [ \"$size\" -le {CHUNK_BYTES} ]; then base64 -w0 {PATCH_FILE}; rm -f {PATCH_FILE}; fi")
+    first_line, _, rest = written.output.partition("\n")
+    if written.exit_code != 0 or not first_line.strip().isdigit():
+        raise RuntimeError(f"git add/diff failed: {written.output.strip()[-300:]}")
+    total = int(first_line)
     if total > MAX_PATCH_BYTES:
+        run(f"rm -f {PATCH_FILE}")
         raise RuntimeError(f"the diff is {total} bytes, more than a patch may be ({MAX_PATCH_BYTES})")
+    chunks = [rest] if total <= CHUNK_BYTES else [
+        run(f"dd if={PATCH_FILE} bs={CHUNK_BYTES} skip={block} count=1 2>/dev/null | base64 -w0").output
+        for block in range((total + CHUNK_BYTES - 1) // CHUNK_BYTES)]
+    if total > CHUNK_BYTES:
+        run(f"rm -f {PATCH_FILE}")
     data = bytearray()
-    for block in range(0, (total + CHUNK_BYTES - 1) // CHUNK_BYTES):
-        chunk = run(f"dd if={PATCH_FILE} bs={CHUNK_BYTES} skip={block} count=1 2>/dev/null | base64 -w0")
+    for chunk in chunks:
         try:
-            data += base64.b64decode(chunk.output.strip(), validate=True)
+            data += base64.b64decode(chunk.strip(), validate=True)
         except ValueError:
             raise RuntimeError("the diff did not come back whole") from None
-    run(f"rm -f {PATCH_FILE}")
     if len(data) != total:
         raise RuntimeError(f"the diff changed while being read ({total} bytes, then {len(data)})")
-    return text_only(bytes(data))
+    return text_only(without_binaries(bytes(data)))
+
+
+def without_binaries(diff: bytes) -> bytes:
+    """The diff less the sections of binary files (git writes "Binary files ... differ" in
+    their header instead of hunks): a text patch cannot carry them, and SWE-bench patches are text."""
+    if b"Binary files " not in diff:
+        return diff
+    kept = []
+    for section in re.split(rb"(?m)^(?=diff --git )", diff):
+        header = re.split(rb"(?m)^(?:--- |@@ )", section, maxsplit=1)[0]
+        if not re.search(rb"(?m)^Binary files .* differ$", header):
+            kept.append(section)
+    return b"".join(kept)
 
 
 def text_only(diff: bytes) -> str:
@@ -67,13 +80,3 @@ def text_only(diff: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return "".join(kept)
-
-
-def binary_paths(numstat_z: str) -> list[str]:
-    """Paths `git diff --numstat -z` reports as binary ("-\\t-\\tpath")."""
-    paths = []
-    for entry in numstat_z.split("\0"):
-        parts = entry.split("\t", 2)
-        if len(parts) == 3 and parts[0] == "-" and parts[1] == "-":
-            paths.append(parts[2].lstrip("\n"))
-    return paths
