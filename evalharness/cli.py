@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import math
 import os
 import re
 import sys
@@ -163,6 +164,9 @@ def _executor_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=_positive_int, default=1,
                    help="agent sessions at once (default 1); they mostly wait on the model, so this can be high "
                         "(--executor ray: each node's `docker` resource sets it instead)")
+    g.add_argument("--start-rate", type=_non_negative_float,
+                   help="instances started per second as the run begins (default 16; 0: all at once); sessions "
+                        "started together stay in step and load the machine in bursts, turn after turn")
     g.add_argument("--eval-workers", type=_non_negative_int, default=0,
                    help="test runs at once, per machine (CPU-bound; default: its number of cores)")
     g.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -228,6 +232,7 @@ def cmd_build(args) -> int:
 
 def cmd_eval(args) -> int:
     from evalharness.agents import get_agent
+    from evalharness.pipeline import DEFAULT_START_RATE
     from evalharness.runner import RunConfig, Runner, summarize
     from evalharness.scorers import get_scorer
 
@@ -261,6 +266,7 @@ def cmd_eval(args) -> int:
         model=args.model,
         workers=args.workers,
         eval_workers=args.eval_workers,
+        start_rate=DEFAULT_START_RATE if args.start_rate is None else args.start_rate,
         redo=args.redo,
         reports_dir=args.reports_dir,
         limits=_limits(args),
@@ -574,6 +580,16 @@ def _whole_number(text: str, least: int) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < least:
         raise argparse.ArgumentTypeError("must be 0 or more" if least == 0 else f"must be at least {least}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a finite number, 0 or more")
     return value
 
 

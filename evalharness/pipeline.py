@@ -67,6 +67,12 @@ from evalharness.status import Status
 from evalharness.task import Task
 
 
+# Sessions that all start at the same instant stay in step (their model calls take about as long),
+# so their tool calls land on the machine together, turn after turn; started a little apart, they
+# spread over the turn. Later instances start as earlier ones end, apart already.
+DEFAULT_START_RATE = 16.0
+
+
 @dataclass(frozen=True)
 class RunConfig:
     run_id: str
@@ -75,6 +81,7 @@ class RunConfig:
     model: str = ""
     workers: int = 1  # agent sessions at once (they mostly wait on the model)
     eval_workers: int = 0  # test runs at once (CPU-bound); 0: as many as the machine has cores
+    start_rate: float = DEFAULT_START_RATE  # instances started per second as the run begins; 0: all at once
     redo: bool = False
     reports_dir: Path = Path("reports")
     limits: ContainerLimits = field(default_factory=ContainerLimits)

@@ -76,7 +76,8 @@ class Runner:
             from evalharness.executors.local import LocalExecutor
 
             pipeline = InstancePipeline(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
-            executor = LocalExecutor(pipeline, sessions=config.workers, eval_slots=config.eval_workers)
+            executor = LocalExecutor(pipeline, sessions=config.workers, eval_slots=config.eval_workers,
+                                     start_rate=config.start_rate)
         self.executor = executor
         self.store = ResultStore(config.run_dir)
 
@@ -169,6 +170,7 @@ class Runner:
             "run_id": self.config.run_id,
             **identity,
             "workers": self.config.workers,
+            "start_rate": self.config.start_rate,
             "instances": n_tasks,
             "settings": dict(self.config.settings),
             "harness_version": __version__,

@@ -34,15 +34,20 @@ class Peak:
 class FakePipeline:
     """Stands in for InstancePipeline: an 'agent' phase, then an 'eval' phase inside the eval gate."""
 
-    def __init__(self):
+    def __init__(self, agent_seconds: float = 0.05):
         self.config = RunConfig(run_id="r", dataset="d", agent="a")
-        self.client = None
+        self.client = SimpleNamespace(api=SimpleNamespace(containers=lambda **_: []))  # no containers to sweep
         self.gates = PhaseGates()
         self.sessions, self.evals = Peak(), Peak()
+        self.agent_seconds = agent_seconds
+        self.started: dict[str, float] = {}
+        self.first_by_worker: dict[str, float] = {}
 
     def run(self, task, logs_root):
+        self.started[task.instance_id] = now = time.monotonic()
+        self.first_by_worker.setdefault(threading.current_thread().name, now)
         with self.sessions:
-            time.sleep(0.05)
+            time.sleep(self.agent_seconds)
             with _enter(self.gates.eval), self.evals:
                 time.sleep(0.05)
         return InstanceRecord(run_id="r", model="", agent="a", dataset="d", instance_id=task.instance_id,
@@ -55,11 +60,49 @@ def _tasks(n: int) -> list:
 
 def test_sessions_and_test_runs_have_separate_limits(tmp_path):
     pipeline = FakePipeline()
-    executor = LocalExecutor(pipeline, sessions=6, eval_slots=2)
+    executor = LocalExecutor(pipeline, sessions=6, eval_slots=2, start_rate=0)
     ids = sorted(f.record.instance_id for f in executor.run(_tasks(24), tmp_path))
     assert ids == sorted(f"t{i}" for i in range(24))  # each exactly once
     assert pipeline.sessions.peak == 6  # agent sessions overlap up to --workers
     assert pipeline.evals.peak == 2  # test runs never more than --eval-workers
+
+
+def test_the_first_wave_starts_at_the_start_rate(tmp_path):
+    pipeline = FakePipeline(agent_seconds=0.2)
+    executor = LocalExecutor(pipeline, sessions=4, eval_slots=4, start_rate=10)
+    began = time.monotonic()
+    assert len(list(executor.run(_tasks(8), tmp_path))) == 8
+    firsts = {int(name.rsplit("-", 1)[1]): at - began for name, at in pipeline.first_by_worker.items()}
+    assert sorted(firsts) == [0, 1, 2, 3]
+    assert all(at >= k / 10 for k, at in firsts.items()), firsts  # worker k starts k/10 s after the run began
+    assert pipeline.sessions.peak >= 2  # and the sessions still overlap
+
+
+def test_start_rate_zero_starts_the_first_wave_at_once(tmp_path):
+    pipeline = FakePipeline(agent_seconds=0.5)
+    executor = LocalExecutor(pipeline, sessions=4, eval_slots=4, start_rate=0)
+    assert len(list(executor.run(_tasks(4), tmp_path))) == 4
+    assert pipeline.sessions.peak == 4
+
+
+def test_stopping_during_the_ramp_starts_nothing_more(tmp_path):
+    pipeline = FakePipeline(agent_seconds=0.0)
+    executor = LocalExecutor(pipeline, sessions=3, eval_slots=3, start_rate=0.1)  # 10 s between first starts
+    plain_run = pipeline.run
+
+    def run(task, logs_root):  # after the first, an instance runs until the stop (as Docker's removal ends it)
+        if task.instance_id != "t0":
+            pipeline.started[task.instance_id] = time.monotonic()
+            assert executor._stopping.wait(30)
+            raise RuntimeError("its container was removed")
+        return plain_run(task, logs_root)
+
+    pipeline.run = run
+    results = executor.run(_tasks(3), tmp_path)
+    assert next(results).record.instance_id == "t0"  # worker 0 starts at once, then takes t1
+    executor.stop()  # workers 1 and 2 are still waiting for their turn: they start nothing
+    assert sorted(pipeline.started) == ["t0", "t1"]
+    assert not any(thread.is_alive() for thread in executor._threads)
 
 
 def test_eval_slots_default_to_the_cores(tmp_path):

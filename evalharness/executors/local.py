@@ -15,7 +15,7 @@ import requests
 
 from evalharness.containers import remove_run_containers
 from evalharness.executors.base import Finished
-from evalharness.pipeline import InstancePipeline, PhaseGates
+from evalharness.pipeline import DEFAULT_START_RATE, InstancePipeline, PhaseGates
 from evalharness.task import Task
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,28 @@ SWEEP_SECONDS = 0.5  # while stopping: how often the run's containers are remove
 HINT_AFTER_SWEEPS = 10  # then say what the wait is for
 
 
+def first_start_delay(index: int, start_rate: float) -> float:
+    """Seconds worker `index` waits before its first instance: the first wave starts
+    `start_rate` a second (0: all at once), not all in the same instant (DEFAULT_START_RATE)."""
+    return index / start_rate if start_rate > 0 else 0.0
+
+
 class LocalExecutor:
     """`sessions` instances at once; of those, at most `eval_slots` run their tests at a time.
 
     Agent sessions mostly wait on the model, so they can far outnumber the cores; test runs
     and image builds (the ImageBuilder's own limit) are CPU-bound and get separate limits.
+    The first wave of instances starts `start_rate` a second rather than all at once.
 
     The instances run in daemon threads: on Ctrl-C, `stop` ends them by removing the run's
     containers and waits until every one has ended (so none is left behind); a second
     Ctrl-C ends that wait, and the process can exit without joining them.
     """
 
-    def __init__(self, pipeline: InstancePipeline, *, sessions: int = 1, eval_slots: int = 0):
+    def __init__(self, pipeline: InstancePipeline, *, sessions: int = 1, eval_slots: int = 0,
+                 start_rate: float = DEFAULT_START_RATE):
         self.sessions = max(1, sessions)
+        self.start_rate = max(0.0, start_rate)  # the first `sessions` instances start this many a second
         self.eval_slots = eval_slots or os.cpu_count() or 1
         if pipeline.gates == PhaseGates():
             pipeline.gates = PhaseGates.threads(self.eval_slots)
@@ -52,7 +61,7 @@ class LocalExecutor:
         for task in tasks:
             todo.put(task)
         results: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._work, args=(todo, results, logs_root),
+        self._threads = [threading.Thread(target=self._work, args=(todo, results, logs_root, self._start_delay(i)),
                                           name=f"instance-{i}", daemon=True)
                          for i in range(min(self.sessions, len(tasks)))]
         self._active = 0
@@ -68,10 +77,15 @@ class LocalExecutor:
             self.stop()
             raise
 
-    def _work(self, todo: queue.SimpleQueue, results: queue.Queue, logs_root: Path) -> None:
+    def _start_delay(self, index: int) -> float:
+        return first_start_delay(index, self.start_rate)
+
+    def _work(self, todo: queue.SimpleQueue, results: queue.Queue, logs_root: Path, delay: float) -> None:
         with self._ended:  # counted before it looks at `_stopping`, so `stop` waits for it or it does nothing
             self._active += 1
         try:
+            if delay > 0 and self._stopping.wait(delay):
+                return
             while not self._stopping.is_set():  # after stop, nothing new starts
                 try:
                     task = todo.get_nowait()
