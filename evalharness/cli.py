@@ -8,7 +8,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from evalharness import __version__
@@ -277,7 +279,7 @@ def cmd_eval(args) -> int:
     else:
         builder, specs, client = _environment(args)
         runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=make_scorer())
-    with _served(args, agent, config.run_dir):
+    with _sigterm_as_ctrl_c(), _served(args, agent, config.run_dir):
         outcome = runner.run(tasks, progress=not args.no_progress)
     if outcome.skipped:
         print(f"resumed: {outcome.skipped} instance(s) were already done (use --redo to run them again)")
@@ -440,8 +442,6 @@ def cmd_models(args) -> int:
 
 def cmd_serve(args) -> int:
     """Foreground server: ready message, then wait; Ctrl-C or SIGTERM stops the whole process group."""
-    import signal
-
     from evalharness.models import ModelRegistry
     from evalharness.serve import Server, parse_command
 
@@ -451,25 +451,39 @@ def cmd_serve(args) -> int:
     command = parse_command(args.serve_command) if args.serve_command else None
     server = Server(config, log_path=log_path, command=command, startup_timeout=args.startup_timeout)
 
-    def interrupt(signum, frame):  # SIGTERM stops the server like Ctrl-C does
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
     print(f"starting {config.name}: {' '.join(server.command)}\nlog: {log_path}", flush=True)
     ready = False
+    with _sigterm_as_ctrl_c():
+        try:
+            server.start()
+            ready = True
+            print(f"serving {config.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
+            code = server.wait()
+            print(f"evalharness: error: the server exited with code {code}; log: {log_path}\n{server.log_tail()}",
+                  file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("stopping the server", file=sys.stderr, flush=True)
+            return 0 if ready else 130
+        finally:
+            server.stop()
+
+
+@contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM (`kill`, `timeout`, a scheduler stopping the job) ends the command as Ctrl-C does:
+    what is in flight is stopped and cleaned up, what finished is kept."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
     try:
-        server.start()
-        ready = True
-        print(f"serving {config.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
-        code = server.wait()
-        print(f"evalharness: error: the server exited with code {code}; log: {log_path}\n{server.log_tail()}",
-              file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("stopping the server", file=sys.stderr, flush=True)
-        return 0 if ready else 130
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (the CLI called from a program's thread): leave it
+        yield
+        return
+    try:
+        yield
     finally:
-        server.stop()
         signal.signal(signal.SIGTERM, previous)
 
 

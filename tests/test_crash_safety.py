@@ -401,11 +401,11 @@ class Proc:
             time.sleep(0.02)
         return False
 
-    def signal(self, sig: int) -> bool:
-        """Send `sig` to the process group; False if the process had already ended."""
+    def signal(self, sig: int, group: bool = True) -> bool:
+        """Send `sig` to the process group (else the harness process alone); False if it had already ended."""
         if not self.alive():
             return False
-        os.killpg(self.popen.pid, sig)
+        (os.killpg if group else os.kill)(self.popen.pid, sig)
         return True
 
     def kill(self) -> None:
@@ -573,7 +573,11 @@ def _interrupted_line(err: str) -> str:
 
 
 @pytest.mark.docker
-def test_sigint_stops_cleanly_keeps_what_finished_and_resumes(tmp_path, images, docker_client, session_trace):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_sigint_or_sigterm_stops_cleanly_keeps_what_finished_and_resumes(tmp_path, images, docker_client,
+                                                                         session_trace, sig):
+    """Ctrl-C (SIGINT to the process group) and SIGTERM (to the harness alone, as `kill` or a
+    scheduler sends it) both stop the run cleanly."""
     run_id = f"test-crash-int-{uuid.uuid4().hex[:8]}"
     session_trace.run_ids.add(run_id)
     reports = tmp_path / "reports"
@@ -583,7 +587,7 @@ def test_sigint_stops_cleanly_keeps_what_finished_and_resumes(tmp_path, images, 
         started = proc.wait_for(lambda: _records(run_dir) and _containers(docker_client, run_id))
         assert started, "the run ended before one instance finished with others in flight"
         before = _records(run_dir)
-        assert proc.signal(signal.SIGINT)
+        assert proc.signal(sig, group=sig == signal.SIGINT)
         code, out, err = proc.finish()
         assert code == 130, out + err
         kept_line = _interrupted_line(err)
