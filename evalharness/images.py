@@ -22,7 +22,6 @@ import shlex
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import docker.errors
 from evalharness.environment import Environment, ExecResult
 from evalharness.errors import EnvBuildError, InfrastructureError
 from evalharness.repos import RepoSource, bundle_commit, locate_offline
+from evalharness.scratch import scratch_dir
 from evalharness.specs import EnvSpec
 from evalharness.task import Task
 
@@ -263,8 +263,8 @@ class ImageBuilder:
         tag = self._instance_tag(task, spec)
 
         def build() -> str:
-            with tempfile.TemporaryDirectory(prefix="evalharness-ctx-") as tmp:
-                bundle = bundle_commit(self.repo_sources, task.repo, task.base_commit, Path(tmp) / "repo.bundle")
+            with scratch_dir("evalharness-ctx-") as tmp:
+                bundle = bundle_commit(self.repo_sources, task.repo, task.base_commit, tmp / "repo.bundle")
                 return self._build(tag, dockerfile, {"repo.bundle": bundle.read_bytes()}, sink, "instance")
 
         return self._ensure(tag, build, sink)
@@ -685,8 +685,8 @@ def bootstrap_debian(
     if os.geteuid() != 0:
         raise EnvBuildError("bootstrapping a base image with debootstrap needs root (run as root or via sudo)")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"debootstrap-{suite}-", dir=cache_dir) as tmp:
-        rootfs = Path(tmp) / "rootfs"
+    with scratch_dir(f"debootstrap-{suite}-", cache_dir) as tmp:
+        rootfs = tmp / "rootfs"
         include = ",".join(BASE_PACKAGES + DEBIAN_PYTHON_PACKAGES)
         cmd = ["debootstrap", "--variant=minbase", f"--include={include}", suite, str(rootfs), mirror]
         sink("$ " + " ".join(cmd))

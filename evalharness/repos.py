@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Protocol, Sequence
 
 from evalharness.errors import EnvBuildError
+from evalharness.scratch import scratch_dir
 
 # Fixed identity and dates: the built-in repos hash the same on every machine.
 DETERMINISTIC_GIT_ENV = {
@@ -101,21 +101,21 @@ class BuiltinRepos:
             target = self.cache_dir / f"{repo.replace('/', '__')}.git"
             if target.exists() and has_commit(target, commit):
                 return target
-            made = materialize(source, self.cache_dir)
-            if made["commit"] != commit:
-                raise EnvBuildError(
-                    f"built-in repo {repo} hashes to {made['commit']}, but the task says {commit}: "
-                    "tasks/repos changed without updating the tasks file"
-                )
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(made["git_dir"], target)
+            with scratch_dir("materialize-", self.cache_dir) as work:
+                made = materialize(source, work)
+                if made["commit"] != commit:
+                    raise EnvBuildError(
+                        f"built-in repo {repo} hashes to {made['commit']}, but the task says {commit}: "
+                        "tasks/repos changed without updating the tasks file"
+                    )
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(made["git_dir"], target)
             return target
 
 
-def materialize(source: Path, scratch_root: Path) -> dict[str, str]:
-    """Commit the tree at `source` into a new bare repo, deterministically; returns its commit."""
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="materialize-", dir=scratch_root))
+def materialize(source: Path, work: Path) -> dict[str, str]:
+    """Commit the tree at `source` into a new bare repo under the empty folder `work`,
+    deterministically; returns its commit and where the bare repo is."""
     tree = work / "tree"
     shutil.copytree(source, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
     env = dict(DETERMINISTIC_GIT_ENV)
@@ -131,8 +131,8 @@ def materialize(source: Path, scratch_root: Path) -> dict[str, str]:
 
 def builtin_commit(source: Path) -> str:
     """The commit hash the built-in repo at `source` materializes to."""
-    with tempfile.TemporaryDirectory() as scratch:
-        return materialize(Path(source), Path(scratch))["commit"]
+    with scratch_dir("evalharness-commit-") as work:
+        return materialize(Path(source), work)["commit"]
 
 
 class MirrorRepos:
@@ -180,10 +180,9 @@ class GitHubRepos:
         with _cache_lock(self.cache_dir):
             try:
                 if not target.exists():
-                    self.cache_dir.mkdir(parents=True, exist_ok=True)
-                    tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=self.cache_dir)) / "repo.git"
-                    git("clone", "-q", "--bare", url, str(tmp))
-                    os.replace(tmp, target)
+                    with scratch_dir("clone-", self.cache_dir) as work:
+                        git("clone", "-q", "--bare", url, str(work / "repo.git"))
+                        os.replace(work / "repo.git", target)
                 elif not has_commit(target, commit):
                     git("--git-dir", str(target), "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
             except EnvBuildError as exc:
@@ -214,8 +213,8 @@ def bundle_commit(sources: Sequence[RepoSource], repo: str, commit: str, dest: P
     ref = f"refs/evalharness/{commit}"
     tags = git("--git-dir", str(git_dir), "for-each-ref", "--merged", commit,
                "--format=create %(refname) %(objectname)", "refs/tags")
-    with tempfile.TemporaryDirectory(prefix="overlay-", dir=Path(dest).parent) as tmp:
-        overlay = Path(tmp) / "overlay.git"
+    with scratch_dir("overlay-", Path(dest).parent) as tmp:
+        overlay = tmp / "overlay.git"
         git("init", "-q", "--bare", str(overlay))
         (overlay / "objects" / "info" / "alternates").write_text(f"{objects}\n")
         git("--git-dir", str(overlay), "update-ref", "--stdin",
