@@ -116,6 +116,19 @@ def test_collect_patch_has_new_files_and_no_binaries(repo):
     assert check.returncode == 0
 
 
+def test_collect_patch_reads_through_git_warnings(repo):
+    """git add warns on stderr (merged into the shell's output) when line endings will change."""
+    root, head = repo
+    env = LocalEnvironment(root)
+    subprocess.run(["git", "-C", str(root), "config", "core.autocrlf", "true"], check=True)
+    (root / "mod.py").write_text("def f():\n    return 4\n")
+    warned = env.exec("git add -A && git diff --cached --stat", timeout=30)
+    assert "warning:" in warned.output  # the repo does make git warn
+    subprocess.run(["git", "-C", str(root), "reset", "-q"], check=True)
+    patch = collect_patch(lambda cmd: env.exec(cmd, timeout=30), head)
+    assert "return 4" in patch and "warning:" not in patch
+
+
 def test_without_binaries_drops_only_binary_sections():
     text = (b"diff --git a/a.py b/a.py\nindex 1..2 100644\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n"
             b"+Binary files a and b differ\n")

@@ -17,6 +17,7 @@ from evalharness.environment import ExecResult
 PATCH_FILE = "/tmp/.evalharness-agent.patch"
 CHUNK_BYTES = 384 << 10  # base64 of a chunk stays well within a shell session's output limit
 MAX_PATCH_BYTES = 10 << 20  # the scorer refuses larger patches anyway
+SIZE_MARKER = "evalharness-patch-size"
 
 
 def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
@@ -28,13 +29,15 @@ def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
     """
     # Through a file and back in base64: a shell session cuts long outputs, which would corrupt
     # a large diff, and decoding it as text would mangle bytes that are not UTF-8.
+    # git may warn on stderr (merged into the output: line endings under .gitattributes), so the
+    # size comes on a line of its own after a marker, and the base64 after it.
     written = run(f"git add -A && git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
-                  f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo \"$size\" && "
+                  f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo && echo \"{SIZE_MARKER} $size\" && "
                   f"if [ \"$size\" -le {CHUNK_BYTES} ]; then base64 -w0 {PATCH_FILE}; rm -f {PATCH_FILE}; fi")
-    first_line, _, rest = written.output.partition("\n")
-    if written.exit_code != 0 or not first_line.strip().isdigit():
+    sized = re.search(rf"(?m)^{SIZE_MARKER} (\d+)$\n?", written.output)
+    if written.exit_code != 0 or sized is None:
         raise RuntimeError(f"git add/diff failed: {written.output.strip()[-300:]}")
-    total = int(first_line)
+    total, rest = int(sized.group(1)), written.output[sized.end():]
     if total > MAX_PATCH_BYTES:
         run(f"rm -f {PATCH_FILE}")
         raise RuntimeError(f"the diff is {total} bytes, more than a patch may be ({MAX_PATCH_BYTES})")
