@@ -41,7 +41,7 @@ test-unit: install
 	$(BIN)/pytest -q -m "not docker" $(PYTEST_ARGS)
 
 ## speed figures (printed as markdown tables): shell session vs docker exec; agent throughput at
-## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~7 min; BENCH_ARGS="--concurrency 1,8")
+## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~16 min; BENCH_ARGS="--concurrency 1,8")
 bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
 	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
