@@ -79,7 +79,7 @@ def test_the_first_wave_starts_at_the_start_rate(tmp_path):
 
 
 def test_start_rate_zero_starts_the_first_wave_at_once(tmp_path):
-    pipeline = FakePipeline(agent_seconds=0.5)
+    pipeline = FakePipeline(agent_seconds=1.5)  # long enough to overlap on a loaded machine
     executor = LocalExecutor(pipeline, sessions=4, eval_slots=4, start_rate=0)
     assert len(list(executor.run(_tasks(4), tmp_path))) == 4
     assert pipeline.sessions.peak == 4
