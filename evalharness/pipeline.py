@@ -203,7 +203,7 @@ class InstancePipeline:
         progress = _Progress()
         try:
             if attempt > 1:  # an earlier try died with its containers still up
-                remove_instance_containers(self.client, self.config.run_id, task.instance_id)
+                remove_run_containers(self.client, self.config.run_id, task.instance_id)
             while True:
                 try:
                     self._stages(task, record, logs, hits, progress)
@@ -220,7 +220,7 @@ class InstancePipeline:
                         record.resolved = False
                         record.error = f"Docker failure in the {progress.phase} phase: {failure}{why_not}"
                         try:  # what the try left (a container stopped with the daemon), if Docker answers
-                            remove_instance_containers(self.client, self.config.run_id, task.instance_id)
+                            remove_run_containers(self.client, self.config.run_id, task.instance_id)
                         except Exception:  # noqa: BLE001 - the record says what went wrong already
                             pass
                         break
@@ -255,7 +255,7 @@ class InstancePipeline:
         if waited is None:
             return f" (not retried: the Docker daemon did not answer again within {self.docker_wait:g} s)"
         try:
-            remove_instance_containers(self.client, self.config.run_id, task.instance_id)
+            remove_run_containers(self.client, self.config.run_id, task.instance_id)
         except Exception as exc:  # noqa: BLE001 - the retry meets whatever is still wrong
             logs.append("infrastructure.log", f"could not remove the try's containers: {exc}")
         progress.retries += 1
@@ -517,11 +517,6 @@ def _raised_by_docker(exc: BaseException) -> bool:
             pass
         tb = tb.tb_next
     return False
-
-
-def remove_instance_containers(client: docker.DockerClient, run_id: str, instance_id: str) -> int:
-    """Force-remove the containers an earlier attempt of this instance left behind."""
-    return remove_run_containers(client, run_id, instance_id)
 
 
 def _enter(gate) -> ContextManager:

@@ -358,10 +358,7 @@ class ShellSession:
         self._seq += 1
         seq = self._seq
         body = command.encode("utf-8", "surrogateescape")
-        line = (
-            f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; "
-            f'builtin eval "$__eh_cmd" </dev/null; __eh_done {seq}\n'
-        ).encode() + body
+        line = _framed(body, f'builtin eval "$__eh_cmd" </dev/null; __eh_done {seq}')
         capture = _Capture(self.max_output_bytes, self._take_leftover())
         sent_us = time.time_ns() // 1000  # wall clock: the kill script compares it with /proc start times
         try:
@@ -398,10 +395,8 @@ class ShellSession:
             return False
         first, second = self._marker_halves
         body = f"{KILL_SCRIPT}builtin printf '%s%s closed\\n' {first} {second}\n".encode()
-        line = (
-            f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; "
-            f'builtin command /proc/$$/exe -c "$__eh_cmd" eh-kill {pid} 0 all </dev/null\n'  # bash, whatever PATH
-        ).encode() + body
+        # /proc/$$/exe: this same bash, whatever PATH says
+        line = _framed(body, f'builtin command /proc/$$/exe -c "$__eh_cmd" eh-kill {pid} 0 all </dev/null')
         done = f"{first}{second} closed\n".encode()
         seen = b""
         deadline = time.monotonic() + 5
@@ -625,6 +620,12 @@ class OpeningShell:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _framed(body: bytes, then: str) -> bytes:
+    """The bytes that make the session's shell read `body` whole into $__eh_cmd and then run the
+    shell text `then` (the protocol in the module docstring)."""
+    return f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; {then}\n".encode() + body
 
 
 def _readable(transport: _Transport, timeout: float | None) -> bool:

@@ -41,10 +41,11 @@ def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
     if total > MAX_PATCH_BYTES:
         run(f"rm -f {PATCH_FILE}")
         raise RuntimeError(f"the diff is {total} bytes, more than a patch may be ({MAX_PATCH_BYTES})")
-    chunks = [rest] if total <= CHUNK_BYTES else [
-        run(f"dd if={PATCH_FILE} bs={CHUNK_BYTES} skip={block} count=1 2>/dev/null | base64 -w0").output
-        for block in range((total + CHUNK_BYTES - 1) // CHUNK_BYTES)]
-    if total > CHUNK_BYTES:
+    if total <= CHUNK_BYTES:
+        chunks = [rest]  # came with the first command, which removed the file
+    else:
+        chunks = [run(f"dd if={PATCH_FILE} bs={CHUNK_BYTES} skip={block} count=1 2>/dev/null | base64 -w0").output
+                  for block in range((total + CHUNK_BYTES - 1) // CHUNK_BYTES)]
         run(f"rm -f {PATCH_FILE}")
     data = bytearray()
     for chunk in chunks:

@@ -61,8 +61,8 @@ class LocalExecutor:
         for task in tasks:
             todo.put(task)
         results: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._work, args=(todo, results, logs_root, self._start_delay(i)),
-                                          name=f"instance-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self._work, name=f"instance-{i}", daemon=True,
+                                          args=(todo, results, logs_root, first_start_delay(i, self.start_rate)))
                          for i in range(min(self.sessions, len(tasks)))]
         self._active = 0
         try:  # a Ctrl-C may land while the threads start: some of them may be running already
@@ -76,9 +76,6 @@ class LocalExecutor:
         except BaseException:  # Ctrl-C, or the driver closing us early: end the instances in flight now
             self.stop()
             raise
-
-    def _start_delay(self, index: int) -> float:
-        return first_start_delay(index, self.start_rate)
 
     def _work(self, todo: queue.SimpleQueue, results: queue.Queue, logs_root: Path, delay: float) -> None:
         with self._ended:  # counted before it looks at `_stopping`, so `stop` waits for it or it does nothing
