@@ -67,6 +67,66 @@ class ContextOverflowError(LLMError):
 
 # Retried: rate limits, request timeout / conflict reported by the server, server errors.
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class RetriesExhausted(Exception):
+    """`RetryPolicy.next_delay` says stop; the message says why ("after 8 attempts", ...)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to retry a failed model request and how long to wait first: one policy for
+    `LLMClient` (the built-in agent) and the model gateway (CLI agents), so both treat an
+    endpoint the same way. Retried: `retryable` statuses, timeouts, dropped connections."""
+
+    max_attempts: int = 8
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    budget: float = 900.0  # seconds from the first attempt after which no retry starts
+    rng: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def retryable(self, status: int, headers: Mapping[str, str]) -> bool:
+        """Whether an HTTP error status may succeed if asked again."""
+        should = (headers.get("x-should-retry") or "").lower()
+        if should == "false":  # the server says a retry cannot help (OpenAI's convention)
+            return False
+        return status in RETRYABLE_STATUS or status >= 500
+
+    def delay(self, attempt: int, wait_at_least: float | None) -> float:
+        """Exponential backoff with full jitter; never shorter than the server asked."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        delay = self.rng() * ceiling
+        if wait_at_least is not None:
+            delay = max(delay, wait_at_least)
+        return delay
+
+    def next_delay(self, attempt: int, spent: float, wait_at_least: float | None) -> float:
+        """The wait before attempt `attempt + 1`, `spent` seconds after the first began; raises
+        RetriesExhausted when the attempts or the budget are used up."""
+        if attempt >= self.max_attempts:
+            raise RetriesExhausted(f"after {attempt} attempts")
+        delay = self.delay(attempt, wait_at_least)
+        if spent + delay > self.budget:
+            asked = f"; the server asked to wait {wait_at_least:g}s" if wait_at_least else ""
+            raise RetriesExhausted(f"after {attempt} attempts (retry budget of {self.budget:g}s spent{asked})")
+        return delay
+
+
+def apply_request_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """`body` (changed in place) with `ModelConfig.request_params()` applied as
+    `chat.completions.create(**params)` would send them: each parameter at the top level, then
+    the `extra_body` fields merged over the result (the SDK's rule, so they win)."""
+    for key, value in params.items():
+        if key != "extra_body":
+            body[key] = value
+    body.update(params.get("extra_body") or {})
+    return body
+
+
 # How servers word "the prompt does not fit" (vLLM, OpenAI, SGLang, DashScope), lower case.
 _OVERFLOW_PHRASES = (
     "maximum context length",
@@ -96,15 +156,9 @@ class LLMClient:
         rng: Callable[[], float] = random.random,
         limiter: Any = None,
     ):
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self.config = config
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.retry_budget = retry_budget
+        self.retry = RetryPolicy(max_attempts, backoff_base, backoff_max, retry_budget, rng)
         self._sleep = sleep
-        self._rng = rng
         self._limiter = limiter
         self._params = config.request_params()
         register_secret(api_key)  # never written anywhere: see evalharness/redact.py
@@ -152,11 +206,10 @@ class LLMClient:
         # as is: create() first walks every message through the SDK's type-driven transform,
         # which does nothing to plain JSON dicts but costs CPU in proportion to the history
         # (about 12 ms a request at 18 messages, growing every turn; see benchmarks/bench_agent.py).
-        body: dict[str, Any] = {k: v for k, v in self._params.items() if k != "extra_body"}
-        body["messages"] = messages
+        body: dict[str, Any] = {"messages": messages}
         if tools:
             body["tools"] = tools
-        body.update(self._params.get("extra_body") or {})  # as the SDK merges extra_body
+        apply_request_params(body, self._params)
         start = time.monotonic()
         attempt = 0
         while True:
@@ -175,7 +228,7 @@ class LLMClient:
                         f"HTTP 401: the API key was rejected by {self.config.base_url}"
                         f"{f' (check {self.config.api_key_env})' if self.config.api_key_env else ''}: {message}"
                     ) from None
-                if not _is_retryable(status, exc.response.headers):
+                if not self.retry.retryable(status, exc.response.headers):
                     raise LLMError(f"HTTP {status}: {message}") from None
                 what, wait_at_least = f"HTTP {status}", retry_after(exc.response.headers)
             except openai.APITimeoutError:
@@ -187,25 +240,12 @@ class LLMClient:
             except openai.APIResponseValidationError as exc:
                 raise LLMError(f"invalid response from {self.config.base_url}: {exc}") from None
 
-            if attempt >= self.max_attempts:
-                raise LLMError(f"{what} after {attempt} attempts: {message}")
-            delay = self._delay(attempt, wait_at_least)
-            spent = time.monotonic() - start
-            if spent + delay > self.retry_budget:
-                asked = f"; the server asked to wait {wait_at_least:g}s" if wait_at_least else ""
-                raise LLMError(
-                    f"{what} after {attempt} attempts (retry budget of {self.retry_budget:g}s spent{asked}): {message}"
-                )
+            try:
+                delay = self.retry.next_delay(attempt, time.monotonic() - start, wait_at_least)
+            except RetriesExhausted as why:
+                raise LLMError(f"{what} {why}: {message}") from None
             self._sleep(delay)
         return self._completion(response, seconds=time.monotonic() - start, retries=attempt - 1)
-
-    def _delay(self, attempt: int, wait_at_least: float | None) -> float:
-        """Exponential backoff with full jitter; never shorter than the server asked."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        delay = self._rng() * ceiling
-        if wait_at_least is not None:
-            delay = max(delay, wait_at_least)
-        return delay
 
     def _completion(self, response: Any, *, seconds: float, retries: int) -> Completion:
         if not response.choices:
@@ -287,13 +327,6 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _is_retryable(status: int, headers: Mapping[str, str]) -> bool:
-    should = (headers.get("x-should-retry") or "").lower()
-    if should == "false":  # the server says a retry cannot help (OpenAI's convention)
-        return False
-    return status in RETRYABLE_STATUS or status >= 500
 
 
 def _is_context_overflow(exc: openai.APIStatusError, message: str) -> bool:
