@@ -12,6 +12,13 @@ retries, timeouts and dropped connections are exercised for real, with no intern
 list runs out the server answers 500 (with x-should-retry: false, so the client does not
 retry) and a message saying so: a test that talks more than it scripted fails loudly.
 
+`"stream": true` is answered as servers do (Server-Sent Events, chunked): a role chunk, the
+content in a few pieces, each tool call as a first delta (id, type, name, empty arguments)
+and then its arguments in pieces, a chunk with the finish_reason, a usage chunk with no
+choices when `stream_options.include_usage` was asked, then `data: [DONE]`. `Reply.chunk_delay`
+spaces the chunks; `Reply.stream_drop_after` drops the connection after that many events.
+`aborted_streams` counts streams whose client went away before the end.
+
 Standalone (the `vllm` stand-in in tests/test_serve.py runs it this way):
     python tests/fake_llm.py --port 8000 --model Qwen/Qwen3-Coder-30B-A3B-Instruct
 
@@ -52,6 +59,8 @@ class Reply:
     completion_tokens: int | None = None  # default: estimated from the reply
     finish_reason: str | None = None  # default: "tool_calls" if there are calls, else "stop"
     include_usage: bool = True  # False: no `usage` in the response (some servers omit it)
+    chunk_delay: float = 0.0  # streaming: seconds between two events
+    stream_drop_after: int | None = None  # streaming: drop the connection after this many events
 
 
 Script = Sequence[Reply] | Callable[[dict], Reply]
@@ -82,6 +91,7 @@ class FakeLLM:
         self.latency = latency
         self.requests: list[dict] = []
         self.request_headers: list[Headers] = []
+        self.aborted_streams = 0
         self._script = script if callable(script) else list(script)
         self._next = 0
         self._lock = threading.Lock()
@@ -170,9 +180,6 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError as exc:
                 self._send_json(400, _error(f"request body is not JSON: {exc}", "invalid_request_error"))
                 return
-            if request.get("stream"):
-                self._send_json(400, _error("FakeLLM does not stream", "invalid_request_error"))
-                return
             number, reply = fake._record_and_pick(request, Headers(self.headers.items()))
             if reply is None:
                 self._send_json(500, _error(fake._exhausted_message(number), "script_exhausted"),
@@ -193,7 +200,30 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     f"fake error {reply.status}", "server_error" if reply.status >= 500 else "invalid_request_error")
                 self._send_json(reply.status, body, reply.headers)
                 return
+            if request.get("stream"):
+                self._stream(_sse_events(request, reply, fake, number), reply)
+                return
             self._send_json(200, _completion(request, reply, fake, number), reply.headers)
+
+        def _stream(self, events: list[bytes], reply: Reply) -> None:
+            self.send_response(200)
+            for key, value in {**_SSE_HEADERS, **reply.headers}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            try:
+                for i, event in enumerate(events):
+                    if reply.stream_drop_after is not None and i >= reply.stream_drop_after:
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if i and reply.chunk_delay:
+                        time.sleep(reply.chunk_delay)
+                    self.wfile.write(_chunk(event))
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the client went away mid-stream
+                self.close_connection = True
+                with fake._lock:
+                    fake.aborted_streams += 1
 
         def _send_json(self, status: int, body: dict | str, headers: dict[str, str] | None = None) -> None:
             data = (body if isinstance(body, str) else json.dumps(body)).encode()
@@ -246,6 +276,42 @@ def _completion(request: dict, reply: Reply, fake: FakeLLM, number: int) -> dict
     return body
 
 
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Transfer-Encoding": "chunked"}
+
+
+def _chunk(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _pieces(text: str, count: int = 3) -> list[str]:
+    """`text` cut in up to `count` pieces (none for ""), as a server streams tokens."""
+    size = max(1, -(-len(text) // count))
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _sse_events(request: dict, reply: Reply, fake: Any, number: int) -> list[bytes]:
+    """The streamed form of `_completion`: its SSE events, `data: [DONE]` last."""
+    full = _completion(request, reply, fake, number)
+    choice = full["choices"][0]
+    base = {k: full[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+
+    def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": piece}) for piece in _pieces(reply.content)]
+    for i, call in enumerate(choice["message"].get("tool_calls") or []):
+        chunks.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {
+            "name": call["function"]["name"], "arguments": ""}}]}))
+        chunks += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
+                   for piece in _pieces(call["function"]["arguments"])]
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if (request.get("stream_options") or {}).get("include_usage") and "usage" in full:
+        chunks.append({**base, "choices": [], "usage": full["usage"]})
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+
+
 def agent_script(turns: int, command: str = "echo step {turn} && ls | head -3", *,
                  prompt_tokens: int | None = 1000, completion_tokens: int | None = 50) -> Callable[[dict], Reply]:
     """A model that calls `bash` with `command` (formatted with `turn`, 0-based) on its first
@@ -279,6 +345,7 @@ class AsyncFakeLLM:
         self.requests: list[dict] = []
         self.request_headers: list[Headers] = []
         self.served = 0
+        self.aborted_streams = 0
         self._script = script if callable(script) else list(script)
         self._next = 0
         self._lock = threading.Lock()
@@ -361,8 +428,6 @@ class AsyncFakeLLM:
             request = json.loads(raw or b"{}")
         except json.JSONDecodeError as exc:
             return await _write(writer, 400, _error(f"request body is not JSON: {exc}", "invalid_request_error"))
-        if request.get("stream"):
-            return await _write(writer, 400, _error("FakeLLM does not stream", "invalid_request_error"))
         number, reply = self._record_and_pick(request, headers)
         if reply is None:
             return await _write(writer, 500, _error(self._exhausted_message(number), "script_exhausted"),
@@ -377,7 +442,28 @@ class AsyncFakeLLM:
             body = reply.body if reply.body is not None else _error(
                 f"fake error {reply.status}", "server_error" if reply.status >= 500 else "invalid_request_error")
             return await _write(writer, reply.status, body, reply.headers)
+        if request.get("stream"):
+            return await self._stream(writer, _sse_events(request, reply, self, number), reply)
         return await _write(writer, 200, _completion(request, reply, self, number), reply.headers)  # type: ignore[arg-type]
+
+    async def _stream(self, writer: asyncio.StreamWriter, events: list[bytes], reply: Reply) -> bool:
+        head = ["HTTP/1.1 200 OK"] + [f"{k}: {v}" for k, v in {**_SSE_HEADERS, **reply.headers}.items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        try:
+            for i, event in enumerate(events):
+                if reply.stream_drop_after is not None and i >= reply.stream_drop_after:
+                    writer.transport.abort()
+                    return False
+                if i and reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                writer.write(_chunk(event))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except ConnectionError:
+            self.aborted_streams += 1
+            return False
+        return True
 
 
 async def _write(writer: asyncio.StreamWriter, status: int, body: dict | str,
