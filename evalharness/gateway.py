@@ -1,0 +1,891 @@
+"""The model gateway: how a CLI coding agent inside a task container reaches the model.
+
+CLI agents (Qwen Code, mini-swe-agent) run *inside* the task container, which has no
+network. The harness opens one `GatewaySession` per instance: an OpenAI-compatible HTTP/1.1
+server on a Unix socket in a directory of its own, which the harness bind-mounts into the
+container at `CONTAINER_DIR`. A tiny forwarder in the container (`gateway_forward.py`,
+stdlib only) listens on 127.0.0.1:PORT and pipes each TCP connection to that socket, so the
+agent is configured with an ordinary `OPENAI_BASE_URL=http://127.0.0.1:PORT/v1`. The gateway
+holds the real API key and sends the requests on to `ModelConfig.base_url`.
+
+Why a Unix socket and not a Docker network:
+- the container keeps `network=none`: no IP stack beyond loopback, no route anywhere, nothing
+  to firewall, no DNS, so a task's code cannot reach the internet or the host's services;
+- the socket is the instance: which container talks is known from which socket it used
+  (no source addresses to map, no shared port), and closing the session cuts it off;
+- it works the same on every node (local threads, Ray workers, rootless or not): no bridge,
+  no iptables, no port allocation, nothing left behind but a directory that is removed.
+
+The container never sees the key: it gets a per-session bearer token (`GatewaySession.token`),
+checked on every request; the real key is sent upstream only, registered with
+`evalharness.redact`, and scrubbed from whatever goes back (bodies, SSE events, errors).
+
+What the gateway adds to each request, so a CLI agent is measured like the built-in one:
+- the registry's model id and sampling (`ModelConfig.request_params()`, applied exactly as
+  `LLMClient` applies it, `llm.apply_request_params`); a client's own max_tokens is kept;
+- the run's back-pressure (`limiter.slot()` around each upstream attempt) and the same
+  retry policy as `LLMClient` (`llm.RetryPolicy`); a stream is retried only until its first
+  event reached the client;
+- a per-instance cost limit (HTTP 402 once spent), usage and cost counters (`GatewayUsage`),
+  the trajectory (`events()`, the format of `evalharness.trajectory`) and a request log.
+
+Threads: one listener thread per session and one per client connection (daemons; CLI agents
+keep a few keep-alive connections each); all sessions share one pooled `httpx.Client`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import selectors
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+try:  # the `openai` SDK's HTTP library: httpx2 in recent releases, httpx before
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - depends on the installed openai
+    import httpx  # type: ignore[no-redef]
+
+from evalharness.llm import RetriesExhausted, RetryPolicy, apply_request_params, retry_after
+from evalharness.redact import redact, redact_bytes, register_secret
+from evalharness.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from evalharness.models import ModelConfig
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "gateway.sock"  # the socket file inside a session's directory
+CONTAINER_DIR = "/run/evalharness-gateway"  # where the session directory is mounted in the container
+FORWARDER_SOURCE: str = Path(__file__).with_name("gateway_forward.py").read_text(encoding="utf-8")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a request body above this gets 413
+_DRAIN_BYTES = 4 * MAX_BODY_BYTES  # an oversized body up to this is read and dropped (the connection lives on)
+_MAX_SOCKET_PATH = 107  # sockaddr_un.sun_path on Linux, less the NUL
+_HISTORIES = 4  # message histories remembered per session (an agent's main thread and its side requests)
+_CHAT_ROUTES = frozenset({"/v1/chat/completions", "/chat/completions"})
+_MODELS_ROUTES = frozenset({"/v1/models", "/models"})
+_EVENT_END = re.compile(rb"\r?\n\r?\n")  # the blank line that ends an SSE event
+_DONE = re.compile(rb"data: ?\[DONE\]\s*$")  # a stream's last event
+
+
+@dataclass
+class GatewayUsage:
+    """One session's counters. `requests` counts every chat request answered, refusals included;
+    `refused` those the gateway answered itself (bad token, cost limit spent); `errors` those
+    that ended in an error answer (upstream error, gateway error, a stream cut short)."""
+
+    requests: int = 0  # model requests answered (any status)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0  # USD, from ModelConfig.cost(prompt, completion)
+    model_seconds: float = 0.0  # wall time of upstream requests, retries included
+    retries: int = 0  # upstream attempts retried
+    refused: int = 0  # requests refused by the gateway (max cost spent, bad token)
+    errors: int = 0  # requests that ended in an error answer to the client
+
+
+@dataclass
+class _Message:
+    """The model's answer, from a JSON response or reassembled from a stream."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: list[dict[str, str]] = field(default_factory=list)  # {id, name, arguments (raw JSON text)}
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class _Outcome:
+    """How one chat request ended, for the counters, the trajectory and the request log."""
+
+    status: int
+    message: _Message | None = None  # None: no complete answer
+    error: str = ""  # "" when the client got a whole, successful answer
+    retries: int = 0
+    seconds: float = 0.0  # upstream wall time, retries and waits included
+
+
+@dataclass
+class _Failure:
+    """A failed upstream attempt that may be retried: what went wrong, and the answer the client
+    gets if no retry follows (the upstream's own status and body, or a 502)."""
+
+    what: str  # "HTTP 429", "timeout", "connection error"
+    message: str
+    wait_at_least: float | None = None
+    status: int = 502
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+class _ClientGone(Exception):
+    """The client closed its connection while being answered."""
+
+
+class ModelGateway:
+    """One upstream endpoint (a registry model and its key) shared by the sessions of a run."""
+
+    def __init__(self, config: ModelConfig, api_key: str, *, limiter: Any = None, root: Path | None = None,
+                 max_attempts: int = 8, backoff_base: float = 1.0, backoff_max: float = 60.0,
+                 retry_budget: float = 900.0, sleep: Callable[[float], None] = time.sleep,
+                 rng: Callable[[], float] | None = None):
+        self.config = config
+        self.retry = RetryPolicy(max_attempts, backoff_base, backoff_max, retry_budget, rng or random.random)
+        self._sleep = sleep
+        self._limiter = limiter
+        register_secret(api_key)  # never written anywhere: see evalharness/redact.py
+        self._url = config.base_url.rstrip("/") + "/chat/completions"
+        self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        params = config.request_params()
+        self._params = params
+        self._params_keep_limit = {k: v for k, v in params.items() if k != "max_tokens"}
+        # One connection pool for all sessions, measured in benchmarks/bench_gateway.py (gateway
+        # CPU ~1.1 ms a request at 16 clients at once, ~1.7 ms at 128 on a loaded 2-CPU machine).
+        # LLMClient keeps one pool per thread because with hundreds of threads on one pool the
+        # pool's lock and scans cost CPU; if runs with hundreds of CLI agents show that here
+        # too, give each session a client of its own.
+        self._http = httpx.Client(timeout=httpx.Timeout(config.request_timeout), follow_redirects=False,
+                                  limits=httpx.Limits(max_connections=None, max_keepalive_connections=256,
+                                                      keepalive_expiry=60.0))
+        if root is not None:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        self.directory = Path(tempfile.mkdtemp(prefix="evalharness-gateway-", dir=root))
+        self._lock = threading.Lock()
+        self._sessions: list[GatewaySession] = []
+        self._closed = False
+
+    def open_session(self, instance_id: str, *, max_cost: float = 0.0) -> GatewaySession:
+        """Start serving a new session's socket; mount its `directory` at CONTAINER_DIR."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the model gateway is closed")
+            directory = Path(tempfile.mkdtemp(prefix="", dir=self.directory))
+            try:
+                session = GatewaySession(self, instance_id, directory, max_cost=max_cost)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+            self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every session, the upstream connections and the gateway's directory."""
+        with self._lock:
+            self._closed = True
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._http.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> ModelGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _forget(self, session: GatewaySession) -> None:
+        with self._lock:
+            if session in self._sessions:
+                self._sessions.remove(session)
+
+    # -- the upstream side ----------------------------------------------------------------------
+    def _upstream_body(self, request: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """The client's body with the registry's model and sampling applied (a max_tokens or
+        max_completion_tokens the client sent stays), and usage asked for when streaming."""
+        body = dict(request)
+        sent_limit = "max_tokens" in body or "max_completion_tokens" in body
+        apply_request_params(body, self._params_keep_limit if sent_limit else self._params)
+        if stream:
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return body
+
+    def _slot(self) -> AbstractContextManager[Any]:
+        return self._limiter.slot() if self._limiter is not None else nullcontext()
+
+    def _exchange(self, payload: bytes, stream: bool, relay: _Relay) -> _Outcome:
+        """Send one chat request upstream, retrying by the policy, and answer the client."""
+        start = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            with self._slot():
+                result = self._attempt(payload, stream, relay)
+            if isinstance(result, _Outcome):
+                return replace(result, retries=attempt - 1, seconds=time.monotonic() - start)
+            try:
+                delay = self.retry.next_delay(attempt, time.monotonic() - start, result.wait_at_least)
+            except RetriesExhausted as why:
+                error = redact(f"{result.what} {why}: {result.message}")
+                body = redact_bytes(result.body) if result.body else _error_body(
+                    f"evalharness gateway: upstream {error}", "upstream_error", "upstream_unavailable")
+                # The gateway retried already: tell the client's SDK not to pile more retries on.
+                relay.send(result.status, body, result.content_type, {"x-should-retry": "false"})
+                return _Outcome(result.status, error=error, retries=attempt - 1, seconds=time.monotonic() - start)
+            self._sleep(delay)
+
+    def _attempt(self, payload: bytes, stream: bool, relay: _Relay) -> _Outcome | _Failure:
+        """One upstream attempt: the final outcome (the client answered), or a retryable failure."""
+        headers = {**self._auth, "Content-Type": "application/json",
+                   "Accept": "text/event-stream" if stream else "application/json"}
+        try:
+            if not stream:
+                response = self._http.post(self._url, content=payload, headers=headers)
+                return self._finish(response, response.content, relay)
+            with self._http.stream("POST", self._url, content=payload, headers=headers) as response:
+                if response.status_code >= 300 or "event-stream" not in response.headers.get("content-type", ""):
+                    return self._finish(response, response.read(), relay)
+                return _relay_stream(response, relay)
+        except httpx.TimeoutException:
+            return _Failure("timeout", f"no answer within {self.config.request_timeout:g}s")
+        except httpx.RequestError as exc:  # refused, reset, dropped, a protocol error
+            return _Failure("connection error", f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, response: Any, content: bytes, relay: _Relay) -> _Outcome | _Failure:
+        """A whole (non-streamed) upstream answer: relayed, unless it is an error worth retrying."""
+        status = response.status_code
+        content_type = response.headers.get("content-type", "application/json")
+        if status >= 400:
+            message = _error_text(content)
+            if self.retry.retryable(status, response.headers):
+                return _Failure(f"HTTP {status}", message, retry_after(response.headers), status, content,
+                                content_type)
+            relay.send(status, redact_bytes(content), content_type)
+            return _Outcome(status, error=redact(f"HTTP {status}: {message}"))
+        relay.send(status, redact_bytes(content), content_type)
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            answer = None
+        try:
+            return _Outcome(status, message=_message(answer))
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError):  # relayed as it came
+            return _Outcome(status, error=f"HTTP {status} without a chat completion: {_error_text(content)}")
+
+
+def _message(answer: Any) -> _Message:
+    """The message of a chat completion (a JSON response); raises on anything else."""
+    choice = answer["choices"][0]
+    body = choice.get("message") or {}
+    message = _Message(content=_text(body.get("content")),
+                       reasoning=_text(body.get("reasoning_content") or body.get("reasoning")),
+                       finish_reason=str(choice.get("finish_reason") or ""))
+    for call in body.get("tool_calls") or []:
+        function = call.get("function") or {}
+        message.tool_calls.append({"id": str(call.get("id") or ""), "name": str(function.get("name") or ""),
+                                   "arguments": _text(function.get("arguments"))})
+    _take_usage(message, answer.get("usage"))
+    return message
+
+
+def _relay_stream(response: Any, relay: _Relay) -> _Outcome | _Failure:
+    """Relay an upstream SSE stream event by event, reassembling the message on the way. Before
+    the first event reached the client a failure is retryable; after it, it ends the request."""
+    message = _Message()
+    calls: dict[int, dict[str, str]] = {}
+    error = ""
+    buffer = b""
+
+    def events(data: bytes, last: bool = False) -> Iterator[bytes]:
+        nonlocal buffer
+        buffer += data
+        while (end := _EVENT_END.search(buffer)) is not None:
+            event, buffer = buffer[:end.end()], buffer[end.end():]
+            yield event
+        if last and buffer.strip():
+            event, buffer = buffer + b"\n\n", b""
+            yield event
+
+    def take(event: bytes) -> bool:
+        """Fold one event into the message; False when it is not for the client (hidden usage).
+        An event it cannot read is relayed as it is."""
+        data = b"\n".join(line[5:].lstrip(b" ") for line in event.splitlines() if line.startswith(b"data:"))
+        if not data or data.strip() == b"[DONE]":
+            return True
+        try:
+            chunk = json.loads(data)
+            return fold(chunk, data) if isinstance(chunk, dict) else True
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            return True
+
+    def fold(chunk: dict[str, Any], data: bytes) -> bool:
+        nonlocal error
+        if chunk.get("error"):
+            error = f"error event in the stream: {_error_text(data)}"
+        if chunk.get("usage"):
+            _take_usage(message, chunk["usage"])
+        choices = chunk.get("choices")
+        if not choices:
+            return relay.wants_usage or "usage" not in chunk
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        delta = choice.get("delta") or {}
+        message.content += _text(delta.get("content"))
+        message.reasoning += _text(delta.get("reasoning_content") or delta.get("reasoning"))
+        for part in delta.get("tool_calls") or []:
+            call = calls.setdefault(int(part.get("index") or 0), {"id": "", "name": "", "arguments": ""})
+            call["id"] = call["id"] or str(part.get("id") or "")
+            function = part.get("function") or {}
+            call["name"] += str(function.get("name") or "")
+            call["arguments"] += _text(function.get("arguments"))
+        if choice.get("finish_reason"):
+            message.finish_reason = str(choice["finish_reason"])
+        return True
+
+    content_type = response.headers.get("content-type", "text/event-stream")
+    try:
+        for data in response.iter_bytes():
+            for event in events(data):
+                if take(event):
+                    relay.stream(redact_bytes(event), content_type, last=_DONE.match(event) is not None)
+        for event in events(b"", last=True):
+            if take(event):
+                relay.stream(redact_bytes(event), content_type, last=_DONE.match(event) is not None)
+    except _ClientGone:
+        return _Outcome(200, error="the client disconnected mid-stream")
+    except httpx.RequestError as exc:
+        what = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
+        if not relay.started:
+            return _Failure(what, f"the stream broke before its first event: {type(exc).__name__}: {exc}")
+        reason = f"the upstream stream broke: {what} ({type(exc).__name__}: {exc})"
+        relay.abort_stream(redact(reason))
+        return _Outcome(200, error=redact(reason))
+    relay.end_stream(content_type)  # held back with [DONE] until the request is recorded
+    message.tool_calls = [calls[i] for i in sorted(calls)]
+    return _Outcome(200, message=message, error=redact(error))
+
+
+class _Relay:
+    """Writes the answer to the client's connection: a whole response, or a chunked stream whose
+    head goes out with its first event (so nothing is sent before upstream produced something).
+
+    The answer's last bytes (a whole response, or a stream's `[DONE]` and final chunk) are held
+    until `flush`, which the session calls once the request is accounted and recorded: when a
+    client has its answer, `usage` and `events()` already include it."""
+
+    def __init__(self, handler: _Handler, wants_usage: bool):
+        self.handler = handler
+        self.wants_usage = wants_usage  # the client asked for the usage chunk of a stream
+        self.started = False  # a stream's head went out: no retry from here on
+        self.status = 0
+        self._chunked = handler.request_version != "HTTP/1.0"
+        self._pending = b""
+
+    def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self._pending = self.handler.response_bytes(status, body, content_type, headers)
+
+    def stream(self, event: bytes, content_type: str, last: bool = False) -> None:
+        data = b"%x\r\n%s\r\n" % (len(event), event) if self._chunked else event
+        if not self.started:
+            data = self._head(content_type) + data
+            self.started = True
+        if last:
+            self._pending += data
+        else:
+            self._write(self._pending + data)
+            self._pending = b""
+
+    def end_stream(self, content_type: str) -> None:
+        if not self.started:  # an empty stream
+            self._pending += self._head(content_type)
+            self.started = True
+        if self._chunked:
+            self._pending += b"0\r\n\r\n"
+        else:
+            self.handler.close_connection = True
+
+    def abort_stream(self, reason: str) -> None:
+        """Tell the client why in an error event, then close without the final chunk: a stream
+        cut short must never read as a complete answer."""
+        event = b"data: " + json.dumps({"error": {"message": f"evalharness gateway: {reason}",
+                                                  "type": "upstream_error", "code": "stream_broken"}}).encode()
+        try:
+            self.stream(event + b"\n\n", "text/event-stream")
+        except _ClientGone:
+            pass
+        self.handler.close_connection = True
+
+    def flush(self) -> None:
+        """Write what is held back; a client gone by now is noted, not raised."""
+        if self._pending:
+            try:
+                self._write(self._pending)
+            except _ClientGone:
+                pass
+            self._pending = b""
+
+    def _head(self, content_type: str) -> bytes:
+        self.status = 200
+        framing = "Transfer-Encoding: chunked" if self._chunked else "Connection: close"
+        return (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-cache\r\n"
+                f"{framing}\r\n\r\n").encode("latin-1")
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.handler.wfile.write(data)
+        except OSError:
+            self.handler.close_connection = True
+            raise _ClientGone() from None
+
+
+class GatewaySession:
+    """One instance's endpoint: a Unix socket in `directory`, its token, counters and records."""
+
+    def __init__(self, gateway: ModelGateway, instance_id: str, directory: Path, *, max_cost: float = 0.0):
+        self.instance_id = instance_id
+        self.token = "eh-" + secrets.token_urlsafe(24)
+        self.directory = directory
+        self.max_cost = max_cost
+        self.usage = GatewayUsage()
+        self._opened = time.monotonic()
+        self._gateway = gateway
+        self._lock = threading.Lock()
+        self._trajectory = Trajectory()
+        self._log: list[dict[str, Any]] = []
+        self._number = 0  # chat requests accepted so far (the trajectory's turn)
+        self._histories: list[list[Any]] = []  # recent request histories, most recent first
+        self._calls: dict[str, tuple[str, Any]] = {}  # tool call id -> (name, arguments)
+        self._closed = False
+        self._connections: set[socket.socket] = set()
+        path = directory / SOCKET_NAME
+        directory.chmod(0o755)  # container root has no CAP_DAC_OVERRIDE: it needs the x bit
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            _bind_unix(self._listener, path)
+        except BaseException:
+            self._listener.close()
+            raise
+        path.chmod(0o666)  # any user in the container may connect
+        self._listener.listen(128)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=f"gateway-{instance_id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def socket_path(self) -> Path:
+        return self.directory / SOCKET_NAME
+
+    def events(self) -> list[dict[str, Any]]:
+        """The trajectory events recorded so far (copies)."""
+        with self._lock:
+            return [dict(e) for e in self._trajectory.events]
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        """One line per HTTP request: method, path, status, stream, seconds, retries, tokens, cost, error."""
+        with self._lock:
+            return [dict(line) for line in self._log]
+
+    def close(self) -> None:
+        """Stop serving: no new connections, open ones cut, the directory removed. Idempotent.
+        A request already upstream finishes on its own thread (its answer goes nowhere)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            connections = list(self._connections)
+        self._wake_w.send(b"x")
+        self._thread.join(timeout=10)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            sock.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._gateway._forget(self)
+
+    def __enter__(self) -> GatewaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- serving ----------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        """Accept connections until `close` writes to the wake-up socket (no polling while idle)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    try:
+                        conn, _ = self._listener.accept()
+                    except OSError:
+                        continue
+                    threading.Thread(target=self._connection, args=(conn,), daemon=True,
+                                     name=f"gateway-{self.instance_id}-conn").start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        with self._lock:
+            if self._closed:
+                conn.close()
+                return
+            self._connections.add(conn)
+        try:
+            _Handler(conn, ("gateway", 0), self)  # type: ignore[arg-type]  # the session is its "server"
+        except Exception as exc:  # a broken connection ends here, never the gateway
+            log.debug("gateway %s: connection ended: %s", self.instance_id, redact(str(exc)))
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+            conn.close()
+
+    def _authorized(self, header: str | None) -> bool:
+        scheme, _, token = (header or "").strip().partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.token.encode())
+
+    def _note(self, line: dict[str, Any], event: dict[str, Any] | None = None, **counts: float) -> None:
+        """Add a request-log line (and a trajectory event) and bump counters, as one step under
+        the lock, so readers never see a request half counted."""
+        with self._lock:
+            if event is not None:
+                self._trajectory.turn = line.get("turn", self._trajectory.turn)
+                self._trajectory.add(event.pop("type"), **event)
+            self._log.append(line)
+            for name, value in counts.items():
+                setattr(self.usage, name, getattr(self.usage, name) + value)
+
+    def _line(self, method: str, path: str, status: int, start: float, **more: Any) -> dict[str, Any]:
+        line = {"t": round(start - self._opened, 3), "method": method, "path": path, "status": status,
+                "stream": False, "seconds": round(time.monotonic() - start, 4), "retries": 0,
+                "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "error": ""}
+        line.update(more)
+        return line
+
+    def _chat(self, handler: _Handler, raw: bytes, start: float) -> None:
+        """One chat completion: checked, recorded, forwarded, accounted."""
+        method, path = handler.command, handler.path
+        try:
+            request = json.loads(raw or b"{}")
+        except ValueError as exc:
+            request, problem = None, f"the request body is not JSON: {exc}"
+        else:
+            problem = "" if isinstance(request, dict) else "the request body is not a JSON object"
+        if problem or not isinstance(request, dict):
+            self._note(self._line(method, path, 400, start, error=problem), requests=1, errors=1)
+            handler.send_bytes(400, _error_body(f"evalharness gateway: {problem}", "invalid_request_error"))
+            return
+        stream = bool(request.get("stream"))
+        with self._lock:
+            self._number += 1
+            number = self._number
+            messages = request.get("messages")
+            self._record_messages(number, messages if isinstance(messages, list) else [])
+        if self.max_cost > 0 and self.usage.cost >= self.max_cost:
+            message = f"evalharness gateway: this instance's cost limit of ${self.max_cost:g} is spent"
+            self._note(self._line(method, path, 402, start, stream=stream, error=message, turn=number),
+                       {"type": "api_error", "message": message, "status": 402, "stream": stream},
+                       requests=1, refused=1)
+            handler.send_bytes(402, json.dumps({"error": {"message": message, "type": "insufficient_quota",
+                                                          "code": "max_cost"}}).encode())
+            return
+        wants_usage = bool((request.get("stream_options") or {}).get("include_usage")) if stream else True
+        relay = _Relay(handler, wants_usage)
+        try:
+            payload = json.dumps(self._gateway._upstream_body(request, stream), ensure_ascii=False,
+                                 separators=(",", ":")).encode()
+            outcome = self._gateway._exchange(payload, stream, relay)
+        except Exception as exc:  # a bug or a closed gateway: this request fails, the session serves on
+            log.exception("gateway %s: request %d failed", self.instance_id, number)
+            outcome = _Outcome(500, error=redact(f"evalharness gateway error: {type(exc).__name__}: {exc}"))
+            if not relay.started and not relay.status:
+                relay.send(500, _error_body(outcome.error, "server_error", "gateway_error"), "application/json")
+            else:
+                handler.close_connection = True
+        self._account(number, outcome, relay.status or outcome.status, stream, method, path, start)
+        relay.flush()
+
+    def _account(self, number: int, outcome: _Outcome, status: int, stream: bool, method: str, path: str,
+                 start: float) -> None:
+        """Count the request and record its answer (an `assistant` event) or its failure (`api_error`)."""
+        message = outcome.message
+        prompt = message.prompt_tokens if message else 0
+        completion = message.completion_tokens if message else 0
+        cost = self._gateway.config.cost(prompt, completion)
+        line = self._line(method, path, status, start, stream=stream, retries=outcome.retries,
+                          prompt_tokens=prompt, completion_tokens=completion, cost=cost, error=outcome.error,
+                          turn=number)
+        timing = {"llm_seconds": round(outcome.seconds, 3), "retries": outcome.retries}
+        if message is not None and not outcome.error and status < 400:
+            calls = [{"id": c["id"], "name": c["name"], "arguments": _arguments(c["arguments"])}
+                     for c in message.tool_calls]
+            event: dict[str, Any] = {
+                "type": "assistant", "content": redact(message.content), "tool_calls": calls,
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion}, "cost": cost, **timing,
+                "status": status, "stream": stream, "finish_reason": message.finish_reason}
+            if message.reasoning:
+                event["reasoning"] = redact(message.reasoning)
+            with self._lock:
+                self._calls.update({c["id"]: (c["name"], c["arguments"]) for c in calls})
+        else:
+            event = {"type": "api_error", "message": outcome.error, "status": status, "stream": stream, **timing}
+        self._note(line, event, requests=1, prompt_tokens=prompt, completion_tokens=completion, cost=cost,
+                   model_seconds=outcome.seconds, retries=outcome.retries, errors=1 if outcome.error else 0)
+
+    # -- the trajectory ---------------------------------------------------------------------------
+    def _record_messages(self, number: int, messages: list[Any]) -> None:
+        """Record the messages this request adds to what earlier requests sent (the lock held).
+
+        CLI agents resend the whole history each time; the new part is what follows the
+        longest history already seen that this one continues (agents also send side requests
+        with other histories, so a few recent ones are kept). If none is a prefix, the history
+        was rewritten (compressed, elided): it is recorded again from the first message that
+        changed. Assistant messages are not recorded from the history: each is the answer
+        already recorded as it came back (their tool calls are noted, to name the results).
+        """
+        best, matched = 0, -1
+        for i, seen in enumerate(self._histories):
+            if len(seen) <= len(messages) and len(seen) > best and messages[:len(seen)] == seen:
+                best, matched = len(seen), i
+        if matched < 0:  # a rewrite, or a side request: from where it departs from the closest history
+            for seen in self._histories:
+                same = next((k for k, (a, b) in enumerate(zip(seen, messages)) if a != b),
+                            min(len(seen), len(messages)))
+                best = max(best, same)
+        else:
+            del self._histories[matched]
+        self._histories.insert(0, messages)
+        del self._histories[_HISTORIES:]
+        self._trajectory.turn = number
+        for message in messages[best:]:
+            if not isinstance(message, dict):
+                continue
+            role = message.get("role")
+            if role == "assistant":
+                for call in message.get("tool_calls") or []:
+                    function = call.get("function") or {}
+                    self._calls.setdefault(str(call.get("id") or ""), (
+                        str(function.get("name") or ""), _arguments(_text(function.get("arguments")))))
+            elif role in ("tool", "function"):
+                call_id = str(message.get("tool_call_id") or "")
+                name, arguments = self._calls.get(call_id, (str(message.get("name") or ""), None))
+                self._trajectory.add("tool", tool_call_id=call_id, name=name, arguments=arguments,
+                                     output=redact(_text(message.get("content"))), exit_code=None)
+            else:
+                kind = "system" if role in ("system", "developer") else "user"
+                self._trajectory.add(kind, content=redact(_text(message.get("content"))))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive on one client connection; the session does the work."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "evalharness-gateway"
+    server: GatewaySession  # type: ignore[assignment]
+
+    def log_message(self, format: str, *args: Any) -> None:  # the session keeps its own log
+        pass
+
+    def handle_expect_100(self) -> bool:
+        if _length(self.headers.get("Content-Length")) > MAX_BODY_BYTES:
+            self._too_large(time.monotonic(), close=True)
+            return False
+        return super().handle_expect_100()
+
+    def do_GET(self) -> None:
+        self._route(time.monotonic())
+
+    def do_POST(self) -> None:
+        self._route(time.monotonic())
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    def _route(self, start: float) -> None:
+        session = self.server
+        raw = self._read_body(start)
+        if raw is None:
+            return
+        route = self.path.split("?", 1)[0].rstrip("/")
+        # Each answer is noted before it is sent: a client that has its answer finds it counted.
+        if not session._authorized(self.headers.get("Authorization")):
+            chat = route in _CHAT_ROUTES and self.command == "POST"
+            session._note(session._line(self.command, self.path, 401, start, error="bad token"),
+                          refused=1, requests=1 if chat else 0)
+            self.send_bytes(401, _error_body("evalharness gateway: invalid API key (expected this session's token)",
+                                             "invalid_request_error", "invalid_api_key"))
+        elif route in _CHAT_ROUTES and self.command == "POST":
+            session._chat(self, raw, start)
+        elif route in _MODELS_ROUTES and self.command == "GET":
+            model = session._gateway.config.model
+            session._note(session._line(self.command, self.path, 200, start))
+            self.send_bytes(200, json.dumps({"object": "list", "data": [
+                {"id": model, "object": "model", "created": 0, "owned_by": "evalharness-gateway"}]}).encode())
+        else:
+            error = f"no route {self.command} {self.path}"
+            session._note(session._line(self.command, self.path, 404, start, error=error))
+            self.send_bytes(404, _error_body(f"evalharness gateway: {error}", "invalid_request_error", "not_found"))
+
+    def _read_body(self, start: float) -> bytes | None:
+        """The request body, or None once the request was answered (too large, cut short)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(start)
+        length = _length(self.headers.get("Content-Length"))
+        if length > MAX_BODY_BYTES:
+            if length > _DRAIN_BYTES:
+                self._too_large(start, close=True)
+                return None
+            while length > 0:  # read and drop it, so the client reads the answer and the connection lives
+                data = self.rfile.read(min(length, 1 << 20))
+                if not data:
+                    self.close_connection = True
+                    return None
+                length -= len(data)
+            self._too_large(start)
+            return None
+        raw = self.rfile.read(length) if length > 0 else b""
+        if len(raw) < length:  # the client went away mid-body
+            self.close_connection = True
+            return None
+        return raw
+
+    def _read_chunked(self, start: float) -> bytes | None:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                return None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_BYTES:
+                self._too_large(start, close=True)
+                return None
+            data = self.rfile.read(size + 2)
+            if len(data) < size + 2:
+                self.close_connection = True
+                return None
+            parts.append(data[:size])
+
+    def _too_large(self, start: float, close: bool = False) -> None:
+        error = f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+        self.server._note(self.server._line(self.command, self.path, 413, start, error=error), errors=1,
+                          requests=1 if self.path.split("?", 1)[0].rstrip("/") in _CHAT_ROUTES else 0)
+        self.send_bytes(413, _error_body(f"evalharness gateway: {error}", "invalid_request_error", "too_large"),
+                        close=close)
+
+    def response_bytes(self, status: int, body: bytes, content_type: str = "application/json",
+                       headers: dict[str, str] | None = None, close: bool = False) -> bytes:
+        """A whole response, head and body, to be sent in one write."""
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        lines = [f"HTTP/1.1 {status} {phrase}", f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+        lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+        if close or self.close_connection:
+            lines.append("Connection: close")
+            self.close_connection = True
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    def send_bytes(self, status: int, body: bytes, content_type: str = "application/json",
+                   headers: dict[str, str] | None = None, close: bool = False) -> None:
+        """A whole response in one write; a client gone is noted, not raised."""
+        data = self.response_bytes(status, body, content_type, headers, close)
+        try:
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+def _bind_unix(sock: socket.socket, path: Path) -> None:
+    """Bind at `path`, also past sun_path's 107 bytes (a deep `root`): through the directory's
+    /proc/self/fd entry on Linux. Clients on the host then need a short path too; in the
+    container the socket is always at CONTAINER_DIR/SOCKET_NAME."""
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        sock.bind(str(path))
+        return
+    try:
+        fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    except (AttributeError, OSError) as exc:  # no O_PATH: not Linux
+        raise ValueError(f"gateway socket path too long for a Unix socket: {path} ({exc})") from None
+    try:
+        sock.bind(f"/proc/self/fd/{fd}/{path.name}")
+    except OSError as exc:
+        raise ValueError(f"gateway socket path too long for a Unix socket: {path} ({exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _length(header: str | None) -> int:
+    try:
+        return max(0, int(header or 0))
+    except ValueError:
+        return 0
+
+
+def _error_body(message: str, type_: str, code: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}}).encode()
+
+
+def _error_text(content: bytes, limit: int = 500) -> str:
+    """The upstream's own words: error.message from a JSON body, else the text (redacted, one line)."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            text = str(err.get("message") or err.get("detail") or text)
+        elif isinstance(err, str):
+            text = err
+    text = " ".join(redact(text).split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _text(content: Any) -> str:
+    """A message's content as text: a string, or the text parts of a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text") or f"[{part.get('type', 'part')}]" if isinstance(part, dict) else str(part)
+                       for part in content)
+    return json.dumps(content) if isinstance(content, dict) else str(content)
+
+
+def _arguments(raw: str) -> Any:
+    """A tool call's arguments: the decoded object, {} for none, else the raw text."""
+    if not raw.strip():
+        return {}
+    try:
+        decoded = json.loads(raw)
+    except ValueError:
+        return raw
+    return decoded if isinstance(decoded, dict) else raw
+
+
+def _take_usage(message: _Message, usage: Any) -> None:
+    if isinstance(usage, dict):
+        message.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        message.completion_tokens = int(usage.get("completion_tokens") or 0)
