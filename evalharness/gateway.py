@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 SOCKET_NAME = "gateway.sock"  # the socket file inside a session's directory
 CONTAINER_DIR = "/run/evalharness-gateway"  # where the session directory is mounted in the container
 FORWARDER_SOURCE: str = Path(__file__).with_name("gateway_forward.py").read_text(encoding="utf-8")
+APIS: tuple[str, ...] = ("openai",)  # the wire APIs relayed: chat completions (no Anthropic /v1/messages)
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a request body above this gets 413
 _DRAIN_BYTES = 4 * MAX_BODY_BYTES  # an oversized body up to this is read and dropped (the connection lives on)
@@ -350,14 +351,17 @@ def _relay_stream(response: Any, relay: _Relay) -> _Outcome | _Failure:
         return True
 
     content_type = response.headers.get("content-type", "text/event-stream")
+
+    def forward(batch: Iterator[bytes]) -> None:
+        """The events of one upstream read, relayed in one chunk (one write)."""
+        kept = [event for event in batch if take(event)]
+        if kept:
+            relay.stream(redact_bytes(b"".join(kept)), content_type, last=_DONE.match(kept[-1]) is not None)
+
     try:
         for data in response.iter_bytes():
-            for event in events(data):
-                if take(event):
-                    relay.stream(redact_bytes(event), content_type, last=_DONE.match(event) is not None)
-        for event in events(b"", last=True):
-            if take(event):
-                relay.stream(redact_bytes(event), content_type, last=_DONE.match(event) is not None)
+            forward(events(data))
+        forward(events(b"", last=True))
     except _ClientGone:
         return _Outcome(200, error="the client disconnected mid-stream")
     except httpx.RequestError as exc:
