@@ -45,6 +45,7 @@ test-unit: install
 bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
 	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench_gateway
 
 ## the leaderboard site over every run in reports/ (open reports/site/index.html)
 report: install
