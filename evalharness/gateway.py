@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -63,6 +63,7 @@ except ImportError:  # pragma: no cover - depends on the installed openai
 
 from evalharness.llm import RetriesExhausted, RetryPolicy, apply_request_params, retry_after
 from evalharness.redact import redact, redact_bytes, register_secret
+from evalharness.scratch import scratch_dir
 from evalharness.trajectory import Trajectory
 
 if TYPE_CHECKING:
@@ -166,9 +167,10 @@ class ModelGateway:
         self._http = httpx.Client(timeout=httpx.Timeout(config.request_timeout), follow_redirects=False,
                                   limits=httpx.Limits(max_connections=None, max_keepalive_connections=256,
                                                       keepalive_expiry=60.0))
-        if root is not None:
-            Path(root).mkdir(parents=True, exist_ok=True)
-        self.directory = Path(tempfile.mkdtemp(prefix="evalharness-gateway-", dir=root))
+        # A scratch folder (scratch.py): locked while this process lives, so the next gateway
+        # removes what a killed one left (its lock file is not in the session folders mounted).
+        self._scratch = ExitStack()
+        self.directory: Path = self._scratch.enter_context(scratch_dir("evalharness-gateway-", root))
         self._lock = threading.Lock()
         self._sessions: list[GatewaySession] = []
         self._closed = False
@@ -195,7 +197,7 @@ class ModelGateway:
         for session in sessions:
             session.close()
         self._http.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self._scratch.close()
 
     def __enter__(self) -> ModelGateway:
         return self

@@ -466,6 +466,17 @@ def test_session_files_modes_and_cleanup(short_root):
     assert CONTAINER_DIR == "/run/evalharness-gateway" and SOCKET_NAME == "gateway.sock"
 
 
+def test_a_gateway_folder_left_by_a_killed_process_is_removed_by_the_next_gateway(short_root):
+    dead = short_root / "evalharness-gateway-dead"
+    (dead / "abcd").mkdir(parents=True)
+    (dead / ".evalharness-owner").touch()  # its lock is free: no process holds it
+    with FakeLLM([]) as server:
+        with ModelGateway(config_for(server), KEY, root=short_root) as gateway:
+            assert not dead.exists()
+            with ModelGateway(config_for(server), KEY, root=short_root) as other:  # a live one is kept
+                assert gateway.directory.exists() and other.directory.exists()
+
+
 def test_a_root_deeper_than_a_socket_path_may_be_still_works(tmp_path):
     root = tmp_path / ("d" * 120)
     with FakeLLM([Reply("deep")]) as server:
