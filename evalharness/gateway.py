@@ -13,8 +13,9 @@ Why a Unix socket and not a Docker network:
   to firewall, no DNS, so a task's code cannot reach the internet or the host's services;
 - the socket is the instance: which container talks is known from which socket it used
   (no source addresses to map, no shared port), and closing the session cuts it off;
-- it works the same on every node (local threads, Ray workers, rootless or not): no bridge,
-  no iptables, no port allocation, nothing left behind but a directory that is removed.
+- it works the same on every node (local threads, Ray workers): no bridge, no iptables, no
+  port allocation; nothing to clean up but a folder (a scratch folder: one a killed process
+  left is removed by the next gateway).
 
 The container never sees the key: it gets a per-session bearer token (`GatewaySession.token`),
 checked on every request; the real key is sent upstream only, registered with
@@ -27,7 +28,9 @@ What the gateway adds to each request, so a CLI agent is measured like the built
   retry policy as `LLMClient` (`llm.RetryPolicy`); a stream is retried only until its first
   event reached the client;
 - a per-instance cost limit (HTTP 402 once spent), usage and cost counters (`GatewayUsage`),
-  the trajectory (`events()`, the format of `evalharness.trajectory`) and a request log.
+  the trajectory (`events()`, the format of `evalharness.trajectory`) and a request log,
+  all updated before the answer's last bytes go out (a client that has its answer finds it
+  counted).
 
 Threads: one listener thread per session and one per client connection (daemons; CLI agents
 keep a few keep-alive connections each); all sessions share one pooled `httpx.Client`.
