@@ -35,6 +35,7 @@ from evalharness.pipeline import InstanceLogs, InstancePipeline, RunConfig, _now
 from evalharness.predictions import records_to_predictions, write_predictions
 from evalharness.results import InstanceRecord, ResultStore, atomic_write, safe_name
 from evalharness.scorers.base import Scorer
+from evalharness.scorers.tests_scorer import TEST_ENV
 from evalharness.specs import SpecRegistry
 from evalharness.status import Status
 
@@ -173,6 +174,7 @@ class Runner:
             "start_rate": self.config.start_rate,
             "instances": n_tasks,
             "settings": dict(self.config.settings),
+            "test_env": dict(TEST_ENV),  # what every test run of the tests scorer gets (TZ, locale, hash seed)
             "harness_version": __version__,
             "created_at": _now(),
         }

@@ -36,6 +36,7 @@ class RunMeta:
     harness_version: str = ""
     created_at: str = ""
     settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the agent's model and limits
+    test_env: dict[str, str] = field(default_factory=dict, compare=False)  # TZ, locale, hash seed of the test runs
 
     @property
     def system(self) -> tuple[str, str, str]:
@@ -185,8 +186,9 @@ def _read_meta(path: Path) -> RunMeta:
         values["instances"] = int(values.get("instances", 0))
     except (TypeError, ValueError):
         raise UserError(f"{path}: 'workers' and 'instances' must be whole numbers") from None
-    if not isinstance(values.get("settings", {}), dict):
-        values.pop("settings")
+    for name in ("settings", "test_env"):
+        if not isinstance(values.get(name, {}), dict):
+            values.pop(name)
     for name in ("run_id", "dataset", "agent", "model", "harness_version", "created_at"):
         if name in values:
             values[name] = str(values[name])

@@ -22,6 +22,11 @@ usercustomize.py, *.pth anywhere - and restores an edited tox.ini, setup.cfg or
 pyproject.toml only when the edit touches its pytest or tox sections (packaging edits stay:
 pylint-dev__pylint-4661's gold patch edits setup.cfg). Files of test_patch are exempt
 (test_patch replaces them). Each action is printed in the log. Official scripts run as is.
+
+Both scripts run the tests in one fixed environment, `TEST_ENV` (time zone, locale, hash
+seed), whatever the image sets: SWE-bench's own images fix none of them, and verdicts
+that depend on them change from machine to machine. It is exported first, so a spec's
+`env` and the commands of an official script (Django's locale exports) still override it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+from typing import Mapping
 
 from evalharness.environment import Environment
 from evalharness.images import PRE_INSTALL_DIFF
@@ -69,6 +75,9 @@ _EDITABLE_FLAGS = ("-e", "--editable", "develop")
 OFFLINE_PIP = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0"
 # The eval output kept (head and tail halves); pytest's -rA summary, at the end, survives a cut.
 MAX_TEST_OUTPUT_BYTES = 8 << 20
+# The one environment every test run gets (recorded in run.json): no verdict may depend on the
+# machine's time zone, locale or Python's random hash seed.
+TEST_ENV: Mapping[str, str] = {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
 
 
 class TestScorer:
@@ -163,10 +172,18 @@ def _fill_counts(result: ScoreResult, task: Task):
     return verdict
 
 
+def test_env_lines() -> list[str]:
+    """`export` lines for TEST_ENV, in a fixed order."""
+    return [f"export {key}={shlex.quote(value)}" for key, value in TEST_ENV.items()]
+
+
 def official_eval_script(task: Task) -> str:
-    """The dataset's eval_script, with LF line endings (CRLF makes bash fail every line)."""
+    """The dataset's eval_script, with LF line endings (CRLF makes bash fail every line), TEST_ENV
+    exported before its first command (after its `#!` line), so its own exports still win."""
     script = (task.eval_script or "").replace("\r\n", "\n").replace("\r", "\n")
-    return script if script.endswith("\n") else script + "\n"
+    script = script if script.endswith("\n") else script + "\n"
+    shebang, rest = (script.split("\n", 1) if script.startswith("#!") else (None, script))
+    return "\n".join([*([shebang] if shebang is not None else []), *test_env_lines(), rest])
 
 
 def fallback_spec(task: Task) -> EnvSpec:
@@ -186,6 +203,7 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
     files reset to base_commit; test_patch; the test command on test_patch's files between
     the `: '>>>>> Start Test Output'` / `: '>>>>> End Test Output'` markers, which `set -x`
     echoes as `+ : '...'` lines, its exit code as a third one; test files reset again.
+    TEST_ENV is exported first, before the spec's env.
     """
     base = shlex.quote(task.base_commit)
     lines = [
@@ -193,6 +211,7 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
         "export PS4='+ '",
         "set -uxo pipefail",
         f"cd {shlex.quote(workdir)}",
+        *test_env_lines(),
     ]
     for key, value in spec.env.items():
         if not _ENV_NAME.match(key):
