@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_eval.add_argument("--predictions", type=Path,
                         help="SWE-bench predictions (JSONL/JSON) for --agent replay; missing instances: empty_patch")
+    p_eval.add_argument("--flaky", type=Path, metavar="FILE",
+                        help="flaky tests per instance ({instance_id: [test ids]}, the flaky.json of validate "
+                             "--repeats N), graded by --flaky-policy")
+    p_eval.add_argument("--flaky-policy", choices=("ignore", "flag"),
+                        help="with --flaky: ignore = left out of FAIL_TO_PASS/PASS_TO_PASS before grading; "
+                             "flag (default) = graded as usual, the failing ones named in the record")
     p_eval.set_defaults(func=cmd_eval)
 
     p_val = sub.add_parser("validate", help="gold and empty over a selection: list instances where gold does not "
@@ -62,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     _selection_args(p_val)
     _environment_args(p_val)
     p_val.add_argument("--workers", type=_positive_int, default=1, help="instances in parallel (default 1)")
-    p_val.add_argument("--run-id", help="name (default validate__<dataset>); runs go to <reports>/<name>/gold, /empty")
+    p_val.add_argument("--run-id", help="name (default validate__<dataset>); runs go to <reports>/<name>/gold, /empty "
+                                        "(and gold-2, empty-2, ... with --repeats)")
+    p_val.add_argument("--repeats", type=_positive_int, default=1,
+                       help="run gold and empty N times each; tests whose status changes go to <name>/flaky.json "
+                            "(default 1)")
     p_val.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
     p_val.add_argument("--redo", action="store_true", help="run instances again even if already done")
     p_val.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -236,7 +246,6 @@ def cmd_eval(args) -> int:
     from evalharness.agents import get_agent
     from evalharness.pipeline import DEFAULT_START_RATE
     from evalharness.runner import RunConfig, Runner, summarize
-    from evalharness.scorers import get_scorer
 
     tasks = _select(args)
     args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
@@ -258,7 +267,7 @@ def cmd_eval(args) -> int:
             options["limiter"] = limiter = _llm_limiter(args, ray)
         make_agent = functools.partial(get_agent, args.agent, **options)
     agent = make_agent()  # here too for a local run; on Ray, checks the options (and key) before any node works
-    make_scorer = functools.partial(get_scorer, args.scorer)
+    make_scorer, flaky = _scorer_factory(args)
     make_scorer()  # an unknown scorer fails now
     run_id = args.run_id or default_run_id(args.agent, args.model, args.dataset, args.split)
     config = RunConfig(
@@ -272,7 +281,7 @@ def cmd_eval(args) -> int:
         redo=args.redo,
         reports_dir=args.reports_dir,
         limits=_limits(args),
-        settings=getattr(agent, "settings", dict)(),
+        settings={**getattr(agent, "settings", dict)(), **flaky},
     )
     if ray:
         runner = Runner(config, executor=_ray_executor(args, config, make_agent, make_scorer))
@@ -288,6 +297,26 @@ def cmd_eval(args) -> int:
         print(_backpressure(limiter.stats()))
     print(f"\nresults: {outcome.run_dir / 'results.parquet'}\nlogs:    {outcome.run_dir / 'logs'}")
     return 0
+
+
+def _scorer_factory(args):
+    """A picklable factory of the run's scorer (with its flaky list under --flaky), and what run.json says of it."""
+    from evalharness.scorers import get_scorer
+
+    if args.flaky is None:
+        if args.flaky_policy:
+            raise UserError("--flaky-policy needs --flaky FILE")
+        return functools.partial(get_scorer, args.scorer), {}
+    if args.scorer != "tests":
+        raise UserError(f"--flaky works with the tests scorer, not {args.scorer!r}")
+    from evalharness.scorers.tests_scorer import FLAKY_FLAG, TestScorer
+    from evalharness.validate import read_flaky_file
+
+    tests = read_flaky_file(args.flaky)
+    policy = args.flaky_policy or FLAKY_FLAG
+    recorded = {"flaky": {"file": str(args.flaky), "policy": policy, "instances": len(tests),
+                          "tests": sum(len(v) for v in tests.values())}}
+    return functools.partial(TestScorer, flaky=tests, flaky_policy=policy), recorded
 
 
 def _backpressure(stats) -> str:
@@ -372,9 +401,11 @@ def cmd_validate(args) -> int:
     root = args.reports_dir / (args.run_id or default_run_id("validate", "", args.dataset, args.split))
     report = validate(tasks, root=root, dataset=args.dataset, client=client, builder=builder, specs=specs,
                       scorer_factory=lambda: get_scorer("tests"), workers=args.workers, redo=args.redo,
-                      limits=_limits(args), progress=not args.no_progress)
+                      limits=_limits(args), progress=not args.no_progress, repeats=args.repeats)
     print(report.text())
     print(f"\nreport: {root / 'validation.json'} (table: {root / 'validation.md'})")
+    if args.repeats > 1:
+        print(f"flaky:  {root / 'flaky.json'} (eval --flaky {root / 'flaky.json'})")
     return 1 if report.problems else 0
 
 

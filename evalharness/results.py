@@ -52,6 +52,8 @@ class InstanceRecord:
     format_errors: int = 0  # malformed tool calls the agent was told to fix
     api_retries: int = 0  # model requests retried after a 429, 5xx, timeout or dropped connection
     limit_hits: str = ""  # container limits the instance ran into, e.g. "memory=1,pids=3" (not fatal)
+    flaky_tests: int = 0  # tests of its FAIL_TO_PASS / PASS_TO_PASS in the run's flaky list (eval --flaky)
+    flaky_failed: str = ""  # of those, the ones that failed and counted (policy "flag"), one per line
     attempt: int = 1  # which try produced this record (Ray retries an instance whose worker died)
     worker: str = ""  # host (and Ray node) that ran the instance
     error: str | None = None

@@ -104,6 +104,7 @@ def _write_run(env: Environment, out: Path, site_run: SiteRun, common: dict, sta
     html = env.get_template("run.html.j2").render(
         **common, root="../..", site_run=site_run, s=s, run=run, links=links, counts=report_counts(run),
         repo_chart=Markup(repo_chart), time_chart=Markup(time_chart),
+        flaky_column=any(r.flaky_tests for r in run.records),
     )
     _write(folder / "index.html", html)
     template = env.get_template("instance.html.j2")

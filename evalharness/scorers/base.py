@@ -24,6 +24,8 @@ class ScoreResult:
     test_output: str = ""
     apply_log: str = ""
     error: str | None = None
+    flaky_tests: int = 0  # tests of FAIL_TO_PASS / PASS_TO_PASS named by the scorer's flaky list
+    flaky_failed: list[str] = field(default_factory=list)  # of those, the failing ones (policy "flag")
 
 
 class Scorer(Protocol):

@@ -27,6 +27,11 @@ Both scripts run the tests in one fixed environment, `TEST_ENV` (time zone, loca
 seed), whatever the image sets: SWE-bench's own images fix none of them, and verdicts
 that depend on them change from machine to machine. It is exported first, so a spec's
 `env` and the commands of an official script (Django's locale exports) still override it.
+
+Flaky tests (`evalharness validate --repeats N` finds them, `flaky.json`) can be given to
+the scorer per instance: with the `ignore` policy they are left out of FAIL_TO_PASS and
+PASS_TO_PASS before grading (they can neither fail nor pass an instance); with `flag` the
+grading is unchanged and the result names the flaky tests among the failing ones.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from evalharness.environment import Environment
 from evalharness.images import PRE_INSTALL_DIFF
@@ -78,6 +83,9 @@ MAX_TEST_OUTPUT_BYTES = 8 << 20
 # The one environment every test run gets (recorded in run.json): no verdict may depend on the
 # machine's time zone, locale or Python's random hash seed.
 TEST_ENV: Mapping[str, str] = {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# What to do with the tests a flaky list names (scorer option, `eval --flaky-policy`).
+FLAKY_IGNORE, FLAKY_FLAG = "ignore", "flag"
+FLAKY_POLICIES = (FLAKY_IGNORE, FLAKY_FLAG)
 
 
 class TestScorer:
@@ -87,11 +95,16 @@ class TestScorer:
     name = "tests"
 
     def __init__(self, patch_path: str = "/tmp/model.patch", script_path: str = "/tmp/eval.sh",
-                 max_output_bytes: int = MAX_TEST_OUTPUT_BYTES):
+                 max_output_bytes: int = MAX_TEST_OUTPUT_BYTES,
+                 flaky: Mapping[str, Sequence[str]] | None = None, flaky_policy: str = FLAKY_FLAG):
+        if flaky_policy not in FLAKY_POLICIES:
+            raise ValueError(f"flaky policy {flaky_policy!r}: not one of {', '.join(FLAKY_POLICIES)}")
         self.patch_path = patch_path
         self.script_path = script_path
         self.output_path = script_path + ".log"  # the whole output, in the environment
         self.max_output_bytes = max_output_bytes
+        self.flaky = {k: tuple(v) for k, v in (flaky or {}).items()}  # instance id -> flaky test ids
+        self.flaky_policy = flaky_policy
 
     def score(self, task: Task, patch: str, env: Environment, spec: EnvSpec) -> ScoreResult:
         if not patch.strip():
@@ -127,11 +140,12 @@ class TestScorer:
             test_output=output,
             apply_log=applied.log,
         )
+        f2p, p2p, flaky = self._graded(task, result)
         if timed_out(run):
             result.status = Status.TEST_TIMEOUT
             result.test_statuses = parse(extract_test_output(output))
             result.error = f"the eval script ran past the test timeout ({spec.test_timeout}s)"
-            _fill_counts(result, task)
+            _fill_counts(result, f2p, p2p)
             return result
         if run.exit_code == TEST_PATCH_FAILED_EXIT and _trace(START_MARKER) not in output:
             result.status = Status.HARNESS_ERROR
@@ -142,15 +156,18 @@ class TestScorer:
             return result
 
         result.test_statuses = parse(extract_test_output(output))
-        verdict = _fill_counts(result, task)
+        verdict = _fill_counts(result, f2p, p2p)
         result.resolved = verdict.resolved
-        result.status = Status.RESOLVED if verdict.resolved else Status.UNRESOLVED
+        if task.FAIL_TO_PASS and not f2p:  # policy "ignore" left none: nothing shows that the fix works
+            result.resolved = False
+            result.error = "every FAIL_TO_PASS test is flaky and ignored: the instance can't be resolved"
+        result.status = Status.RESOLVED if result.resolved else Status.UNRESOLVED
         cut = cut_bytes(output)
-        if cut and not verdict.resolved:
+        if cut and not result.resolved:
             result.error = (f"the eval output was too long: {cut} bytes were cut from its middle "
                             f"(limit {self.max_output_bytes}); tests reported only there count as not passed")
         test_exit = parse_test_exit_code(output)
-        if verdict.resolved and test_exit not in (0, None) and not any(
+        if result.resolved and test_exit not in (0, None) and not any(
             s in (FAILED, ERROR) for s in result.test_statuses.values()
         ):
             # The log says every test passed but the test command failed: something
@@ -162,11 +179,35 @@ class TestScorer:
                 f"the test command exited with code {test_exit} although its log shows no failure; "
                 "the log is not trusted"
             )
+        if self.flaky_policy == FLAKY_FLAG and result.flaky_tests:
+            result.flaky_failed = [t for t in verdict.f2p_failed + verdict.p2p_failed if t in flaky]
+            if result.flaky_failed and result.error is None:
+                result.error = (f"{len(result.flaky_failed)} of the failing tests are known to be flaky: "
+                                + ", ".join(result.flaky_failed[:5]) + (" ..." if len(result.flaky_failed) > 5 else ""))
         return result
 
+    def _graded(self, task: Task, result: ScoreResult) -> tuple[list[str], list[str], frozenset[str]]:
+        """FAIL_TO_PASS and PASS_TO_PASS as graded under the flaky policy, and the task's tests that are flaky.
 
-def _fill_counts(result: ScoreResult, task: Task):
-    verdict = grade(result.test_statuses, task.FAIL_TO_PASS, task.PASS_TO_PASS)
+        Sets `result.flaky_tests`. A dataset id of a parametrized test cut at its first space
+        (grading.py) counts as flaky when a flaky id cut the same way matches it.
+        """
+        f2p, p2p = list(task.FAIL_TO_PASS), list(task.PASS_TO_PASS)
+        named = self.flaky.get(task.instance_id, ())
+        if not named:
+            return f2p, p2p, frozenset()
+        cut = {t.split(" ", 1)[0] for t in named if " " in t}
+        known = set(named) | {t for t in cut if t.count("[") > t.count("]")}
+        flaky = frozenset(t for t in f2p + p2p if t in known)
+        result.flaky_tests = len(flaky)
+        if self.flaky_policy == FLAKY_IGNORE:
+            f2p = [t for t in f2p if t not in flaky]
+            p2p = [t for t in p2p if t not in flaky]
+        return f2p, p2p, flaky
+
+
+def _fill_counts(result: ScoreResult, f2p: Sequence[str], p2p: Sequence[str]):
+    verdict = grade(result.test_statuses, f2p, p2p)
     result.f2p_passed, result.f2p_total = verdict.f2p_passed, verdict.f2p_total
     result.p2p_passed, result.p2p_total = verdict.p2p_passed, verdict.p2p_total
     return verdict
