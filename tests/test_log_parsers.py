@@ -777,3 +777,23 @@ def test_parsers_return_exactly_the_dataset_ids(parser):
     cycle = ["PASSED", "FAILED", "PASSED", "SKIPPED", "ERROR"]
     statuses = [cycle[n % len(cycle)] for n in range(len(ids))]
     assert get_log_parser(parser)(_runner_log(parser, ids, statuses)) == dict(zip(ids, statuses))
+
+
+def test_summary_ids_with_a_closing_bracket_and_a_space_inside_the_parameters():
+    # Found by the differential test against swebench (pylint's ids hold messages such as
+    # "...py:4:4: [warning] text"): a passed test's summary line carries no message, so its id
+    # is the whole rest; for the others the id ends at the "]" that ends the line or precedes " - ".
+    log = """\
+=========================== short test summary info ============================
+PASSED tests/test_self.py::TestRunTC::test_out[text-unused_variable.py:4:4: [W0612(unused-variable), ] Unused]
+FAILED tests/test_self.py::TestRunTC::test_out[json-x: [warning] y] - AssertionError: [1] - [2]
+XFAIL tests/test_self.py::TestRunTC::test_out[a] b] - reason
+XPASS tests/test_self.py::TestRunTC::test_out[c] d] old-style reason
+============================== 1 passed in 0.01s ===============================
+"""
+    assert parse_pytest(log) == {
+        "tests/test_self.py::TestRunTC::test_out[text-unused_variable.py:4:4: [W0612(unused-variable), ] Unused]": "PASSED",
+        "tests/test_self.py::TestRunTC::test_out[json-x: [warning] y]": "FAILED",
+        "tests/test_self.py::TestRunTC::test_out[a] b]": "XFAIL",
+        "tests/test_self.py::TestRunTC::test_out[c]": "XPASS",  # no " - ": the first "]" before a space
+    }

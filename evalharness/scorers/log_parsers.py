@@ -168,11 +168,16 @@ def _parse_summary_line(line: str) -> tuple[str, str] | None:
 def _summary_test_id(rest: str, status: str) -> str:
     """The id at the start of `rest`, which may go on with " - message".
 
-    A parametrized id may hold spaces, brackets and even " - " inside its brackets
-    (`test_f[a - b] - assert ...`), so for an id whose "[" comes before any space the
-    id runs to the first "]" that ends the text or is followed by whitespace.
+    pytest writes a passed test as "PASSED <id>" and nothing after it, so that id is the
+    whole rest, whatever it holds (`test_f[x: [warning] text]`). Other results may go on
+    with " - message". A parametrized id may hold spaces, brackets and even " - " inside
+    its brackets (`test_f[a - b] - assert ...`), so for an id whose "[" comes before any
+    space the id runs to the first "]" that ends the text or is followed by " - ", else
+    (pytest < 8's "XPASS <id> reason") by whitespace.
     """
-    bracketed = _bracketed_id(rest)
+    if status == PASSED:
+        return rest.strip()
+    bracketed = _bracketed_id(rest, followed_by=" - ") or _bracketed_id(rest)
     if bracketed:
         return bracketed
     dash = rest.find(" - ")
@@ -184,17 +189,19 @@ def _summary_test_id(rest: str, status: str) -> str:
     return rest.strip()
 
 
-def _bracketed_id(text: str) -> str | None:
-    """`text`'s leading "name[params]", when a "[" comes before any space."""
+def _bracketed_id(text: str, followed_by: str | None = None) -> str | None:
+    """`text`'s leading "name[params]", when a "[" comes before any space: up to the first
+    "]" that ends `text` or is followed by `followed_by` (default: by whitespace)."""
     bracket = text.find("[")
     space = _first_space(text)
     if bracket == -1 or (space != -1 and space < bracket):
         return None
     end = text.find("]", bracket)
     while end != -1:
-        if end + 1 == len(text) or text[end + 1].isspace():
-            return text[: end + 1]
-        end = text.find("]", end + 1)
+        after = end + 1
+        if after == len(text) or (text.startswith(followed_by, after) if followed_by else text[after].isspace()):
+            return text[:after]
+        end = text.find("]", after)
     return None
 
 
