@@ -14,8 +14,11 @@ The rules follow the official SWE-bench harness (v5 where v4 and v5 differ):
   (resolved=False): with nothing to check, "resolved" would mean nothing.
 * Truncated ids: the official parser split summary lines on spaces, so datasets built
   with it hold parametrized ids cut at their first space (`test_f[a` for
-  `test_f[a b]`). An id with no exact match is looked up among the parsed ids cut the
-  same way; it passes only if every test it may stand for passes.
+  `test_f[a b]`). An id with no exact match that has more "[" than "]" (a cut inside
+  the parameters, the only place a pytest id has spaces) is looked up among the parsed
+  ids cut the same way; it passes only if every test it may stand for passes. Other ids
+  (Django's "test_x (module.Class)", docstring lines, sympy's names) match exactly only,
+  as in the official harness.
 """
 
 from __future__ import annotations
@@ -75,4 +78,6 @@ class _Lookup:
         space-truncation matches otherwise, none when missing."""
         if test_id in self._exact:
             return [self._exact[test_id]]
+        if test_id.count("[") <= test_id.count("]"):
+            return []  # not a parametrized id cut short
         return self._truncated.get(test_id, [])
