@@ -214,6 +214,22 @@ def api_key(config: ModelConfig, environ: Mapping[str, str] = os.environ, dotenv
     )
 
 
+def resolve_endpoint(model: str = "", *, base_url: str | None = None, model_id: str | None = None,
+                     tool_mode: str | None = None, models_files: tuple[Path, ...] = (),
+                     environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
+                     who: str = "the llm agent") -> tuple[ModelConfig, str]:
+    """(config, key) for a registry model (`--model qwen3-coder`) or any endpoint
+    (`--base-url URL --model ID`): what every model-backed agent starts from. The key is
+    checked here, before any image is built, so a missing key fails at once."""
+    if not model and not (base_url and model_id):
+        raise UserError(f"{who} needs --model NAME (a models.toml entry) or --base-url URL --model ID")
+    registry = ModelRegistry.load(models_files)
+    if base_url and model and model not in registry.names():
+        model, model_id = "", model_id or model  # --base-url URL --model ID: an unregistered endpoint
+    config = resolve_model(registry, model or None, base_url=base_url, model_id=model_id, tool_mode=tool_mode)
+    return config, api_key(config, os.environ if environ is None else environ, dotenv)
+
+
 # ---- parsing ------------------------------------------------------------------------------
 def _read(path: Path, what: str = "models file") -> dict:
     if not path.is_file():

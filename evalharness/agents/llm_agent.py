@@ -229,21 +229,10 @@ def make_llm_agent(model: str = "", *, base_url: str | None = None, model_id: st
                    tool_mode: str | None = None, models_files: tuple[Path, ...] = (),
                    environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
                    limiter: Any = None, **limits: Any) -> LLMAgent:
-    """The agent for a registry model (`--model qwen3-coder`) or any endpoint (`--base-url URL --model ID`).
+    """The agent for a registry model (`--model qwen3-coder`) or any endpoint (`--base-url URL --model ID`)."""
+    from evalharness.models import resolve_endpoint
 
-    The API key is checked here, before any image is built, so a missing key fails at once.
-    """
-    import os
-
-    from evalharness.errors import UserError
-    from evalharness.models import ModelRegistry, api_key, resolve_model
-
-    if not model and not (base_url and model_id):
-        raise UserError("the llm agent needs --model NAME (a models.toml entry) or --base-url URL --model ID")
-    registry = ModelRegistry.load(models_files)
-    if base_url and model and model not in registry.names():
-        model, model_id = None, model_id or model  # --base-url URL --model ID: an unregistered endpoint
-    config = resolve_model(registry, model or None, base_url=base_url, model_id=model_id, tool_mode=tool_mode)
-    key = api_key(config, os.environ if environ is None else environ, dotenv)
+    config, key = resolve_endpoint(model, base_url=base_url, model_id=model_id, tool_mode=tool_mode,
+                                   models_files=models_files, environ=environ, dotenv=dotenv)
     known = {f.name for f in fields(AgentLimits)}
     return LLMAgent(config, LLMClient(config, key, limiter=limiter), AgentLimits(**{k: v for k, v in limits.items() if k in known}))
