@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("eval", help="run an agent on tasks in Docker and grade it")
     _selection_args(p_eval)
     _environment_args(p_eval)
-    p_eval.add_argument("--agent", help="gold | empty | llm | ... (default: llm with --model, else gold)")
+    p_eval.add_argument("--agent", help="gold | empty | llm | replay | qwen-code | mini-swe-agent | claude-code "
+                             "(default: llm with --model, else gold)")
     _model_args(p_eval)
     p_eval.add_argument("--scorer", default="tests", help="scorer (default: tests)")
     _executor_args(p_eval)
@@ -200,7 +201,7 @@ def _models_file_arg(p) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model (llm agent)")
+    g = p.add_argument_group("model (llm and installed agents)")
     g.add_argument("--model", default="", help="a models.toml entry (e.g. qwen3-coder), or a model id with --base-url")
     g.add_argument("--base-url", help="any OpenAI-compatible endpoint (.../v1)")
     g.add_argument("--model-id", help="model id to send, overriding the registry's")
@@ -210,6 +211,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-cost", type=float, default=3.0, help="USD per instance, 0 = no limit (default 3)")
     g.add_argument("--agent-timeout", type=float, default=3600, help="seconds per instance's agent phase (default 3600)")
     g.add_argument("--command-timeout", type=float, default=120, help="seconds per agent command (default 120)")
+    g.add_argument("--agent-disk-limit", help="installed agents: what a CLI may write to its container's disk, "
+                                              "e.g. 2g (default 10g); past it the CLI is stopped")
     g.add_argument("--serve", action="store_true",
                    help="launch the model's local server (vLLM/SGLang, from its [serve] entry) for the run")
 
@@ -243,7 +246,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from evalharness.agents import get_agent
+    from evalharness.agents import INSTALLED, get_agent
     from evalharness.pipeline import DEFAULT_START_RATE
     from evalharness.runner import RunConfig, Runner, summarize
 
@@ -263,7 +266,7 @@ def cmd_eval(args) -> int:
         make_agent = functools.partial(_same, replay)
     else:
         options = _agent_options(args)
-        if args.agent == "llm":
+        if args.agent == "llm" or args.agent in INSTALLED:
             options["limiter"] = limiter = _llm_limiter(args, ray)
         make_agent = functools.partial(get_agent, args.agent, **options)
     agent = make_agent()  # here too for a local run; on Ray, checks the options (and key) before any node works
@@ -598,7 +601,8 @@ def _limits(args):
 def _agent_options(args) -> dict:
     return {"model": args.model, "base_url": args.base_url, "model_id": args.model_id, "tool_mode": args.tool_mode,
             "models_files": tuple(args.models_files), "max_turns": args.max_turns, "max_cost": args.max_cost,
-            "max_seconds": args.agent_timeout, "command_timeout": args.command_timeout}
+            "max_seconds": args.agent_timeout, "command_timeout": args.command_timeout,
+            **({"agent_disk_limit": args.agent_disk_limit} if getattr(args, "agent_disk_limit", None) else {})}
 
 
 def default_run_id(agent: str, model: str, dataset: str, split: str) -> str:

@@ -2,7 +2,8 @@
 
 Every container the harness starts for an agent or a test run is sandboxed (issue 7): never
 privileged, all capabilities dropped but the few a root user needs to install and test a repo
-(`KEPT_CAPABILITIES`), `no-new-privileges`, no network unless asked, no volumes or binds, and
+(`KEPT_CAPABILITIES`), `no-new-privileges`, no network unless asked, no volumes or binds (but
+an installed agent's read-only folder with the model gateway's socket, `SocketMount`), and
 memory / pids (and optionally CPU) limits (`ContainerLimits`). Running into a limit is not
 fatal: `read_limit_hits` reads how often it happened from the container's cgroup counters, and
 the runner records it on the instance. Image builds (images.py) are a separate path.
@@ -18,10 +19,11 @@ import tarfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import docker
 import docker.errors
+import docker.types
 from docker.utils import parse_bytes
 
 from evalharness.environment import TIMEOUT_EXIT_CODES, ExecResult, timeout_wrapped
@@ -187,8 +189,12 @@ def running_container(
     instance_id: str,
     purpose: str,
     limits: ContainerLimits = ContainerLimits(),
+    mounts: Sequence[SocketMount] = (),
 ) -> Iterator[DockerEnvironment]:
     """Start a sandboxed container of `image` that idles until removed; always removed on exit.
+
+    `mounts` are the only binds a container ever gets: read-only folders holding a Unix socket
+    (an installed agent's route to the model gateway), never a host folder with data in it.
 
     create + start, not run: `run` pulls a missing image, which on an air-gapped site stalls
     and then blames the network for what is a removed image.
@@ -200,6 +206,8 @@ def running_container(
         working_dir=WORKDIR,
         labels={LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": purpose},
         **sandbox_options(client, limits),
+        **({"mounts": [docker.types.Mount(m.target, str(m.source), type="bind", read_only=True) for m in mounts]}
+           if mounts else {}),
     )
     try:
         container.start()
@@ -211,6 +219,15 @@ def running_container(
             pass
         except docker.errors.DockerException as exc:  # the daemon is gone: keep the error that got us here
             log.warning("could not remove container %s: %s", container.short_id, str(exc)[:200])
+
+
+@dataclass(frozen=True)
+class SocketMount:
+    """A host folder with a Unix socket in it, bound read-only at `target` (connecting to a
+    socket needs no write access to its file system)."""
+
+    source: str
+    target: str
 
 
 def sandbox_options(client: docker.DockerClient, limits: ContainerLimits) -> dict:

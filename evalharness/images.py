@@ -50,7 +50,8 @@ BASE_PACKAGES = ("bash", "coreutils", "git", "patch", "ca-certificates", "procps
 DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv", "python3-dev")  # headers: C extensions build from source
 # Pip settings passed to builds as build args. Always declared, so the Dockerfile (and the
 # tag hashed from it) does not change with which of them the host happens to set.
-PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
+# Package-index settings passed to builds (mirrors, proxies): pip's, and npm's for installed agents.
+PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT", "NPM_CONFIG_REGISTRY")
 # Kept out of every diff the harness takes (pip install -e and test runs leave them behind).
 GIT_EXCLUDES = ("*.egg-info/", "__pycache__/", "*.pyc", ".pytest_cache/", "build/", ".eggs/", "*.so")
 # The tracked-file edits of a spec's pre_install steps, re-applied by the eval script.
@@ -286,19 +287,31 @@ class ImageBuilder:
 
         return self._ensure(tag, build, sink)
 
+    def layer_image(self, tag: str, dockerfile: str, sink: Callable[[str], None], layer: str,
+                    files: dict[str, bytes] | None = None) -> str:
+        """A layer another module describes (an installed agent's tools, or those tools on an
+        instance image), built and cached like the harness's own: by content-hashed tag, shared
+        through --registry, one build at a time per tag."""
+        return self._ensure(tag, lambda: self._build(tag, dockerfile, dict(files or {}), sink, layer), sink)
+
+    @property
+    def ca_bundle(self) -> bytes:
+        """The host CA bundle injected into images (b"" when none): layers that fetch packages need it too."""
+        return self._ca_bytes
+
     # ---- tags (pure: computing one never builds or pulls) -------------------------------
     def _base_tag(self, python: str) -> str:
-        key = _hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "",
+        key = content_hash(python, self._ca_bytes.hex(), _BASE_RECIPE_VERSION, self.config.base_image or "",
                     " ".join(BASE_PACKAGES + DEBIAN_PYTHON_PACKAGES))  # a package list change rebuilds
         return f"evalharness-base:py{python}-{key[:12]}"
 
     def _env_tag(self, spec: EnvSpec) -> str:
         dockerfile = self._env_dockerfile(self._base_tag(spec.python), spec)
-        return f"evalharness-env:py{spec.python}-{_hash(dockerfile)[:12]}"
+        return f"evalharness-env:py{spec.python}-{content_hash(dockerfile)[:12]}"
 
     def _instance_tag(self, task: Task, spec: EnvSpec) -> str:
         dockerfile = self._instance_dockerfile(self._env_tag(spec), task, spec)
-        return f"evalharness-instance:{_slug(task.instance_id)}-{_hash(dockerfile)[:12]}"
+        return f"evalharness-instance:{image_slug(task.instance_id)}-{content_hash(dockerfile)[:12]}"
 
     # ---- layers -------------------------------------------------------------------------
     def _upstream_for(self, python: str, sink: Callable[[str], None]) -> tuple[str, bool]:
@@ -724,11 +737,11 @@ def _tar_context(dockerfile: str, files: dict[str, bytes]) -> io.BytesIO:
     return buf
 
 
-def _hash(*parts: str) -> str:
+def content_hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _slug(instance_id: str) -> str:
+def image_slug(instance_id: str) -> str:
     return re.sub(r"[^a-z0-9_.-]", "-", instance_id.lower())[:100]
 
 

@@ -50,6 +50,7 @@ from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
 from evalharness.containers import (
     ContainerLimits,
+    SocketMount,
     format_limit_hits,
     read_limit_hits,
     remove_run_containers,
@@ -294,6 +295,9 @@ class InstancePipeline:
                 spec = self.specs.get(task.repo, task.version) if (task.repo, task.version) in self.specs else None
                 image = self.builder.image_for(task, spec, logs.build_line).tag
                 spec = spec or fallback_spec(task)
+                # An installed agent runs from a layer of its own on top of the instance image.
+                layered = getattr(self.agent, "agent_image", None)
+                agent_image = layered(self.builder, task, image, logs.build_line) if layered else image
             except (EnvBuildError, UserError) as exc:
                 record.status = Status.ENV_BUILD_FAILED.value
                 record.error = str(exc)
@@ -305,7 +309,7 @@ class InstancePipeline:
         if progress.agent is None:
             progress.phase = "agent"
             with _timer(record, "agent_seconds"):
-                progress.agent = self._run_agent(task, image, logs, hits)
+                progress.agent = self._run_agent(task, image, agent_image, logs, hits)
         result = progress.agent
         record.patch = result.patch
         record.turns = result.turns
@@ -319,6 +323,8 @@ class InstancePipeline:
         record.api_retries = result.api_retries
         logs.write("patch.diff", result.patch)
         logs.write("trajectory.jsonl", "".join(json.dumps(step, default=str) + "\n" for step in result.trajectory))
+        for name, text in result.logs.items():
+            logs.write(name, text)
         if result.error:
             record.status = Status.AGENT_ERROR.value
             record.error = result.error
@@ -338,14 +344,22 @@ class InstancePipeline:
         record.p2p_passed, record.p2p_total = score.p2p_passed, score.p2p_total
         record.apply_method = score.apply_method
         record.error = score.error
+        record.flaky_tests = score.flaky_tests
+        record.flaky_failed = "\n".join(score.flaky_failed)
         logs.write("apply.log", score.apply_log)
         logs.write("test_output.txt", score.test_output)
         logs.write("test_statuses.json", json.dumps(score.test_statuses, indent=1, sort_keys=True))
 
-    def _run_agent(self, task: Task, image: str, logs: InstanceLogs, hits: dict[str, int]) -> AgentResult:
+    def _run_agent(self, task: Task, image: str, agent_image: str, logs: InstanceLogs,
+                   hits: dict[str, int]) -> AgentResult:
         try:
-            with self._container(task, image, "agent", hits) as env:
-                return self.agent.run(task, env)
+            session = getattr(self.agent, "session", None)
+            if session is None:
+                with self._container(task, image, "agent", hits) as env:
+                    return self.agent.run(task, env)
+            with session(task) as running, self._container(task, agent_image, "agent", hits, mounts=running.mounts,
+                                                           env_of=image) as env:
+                return running.run(env)
         except (InfrastructureError, docker.errors.DockerException):
             raise  # infrastructure, not the agent: retried or harness_error
         except Exception as exc:
@@ -353,15 +367,18 @@ class InstancePipeline:
             return AgentResult(patch="", exit_reason="error", error=f"{type(exc).__name__}: {exc}")
 
     @contextmanager
-    def _container(self, task: Task, image: str, purpose: str, hits: dict[str, int]):
+    def _container(self, task: Task, image: str, purpose: str, hits: dict[str, int], *,
+                   mounts: Sequence[SocketMount] = (), env_of: str | None = None):
         """A container for one phase; Docker's failures (starting it, under the phase, or a
-        container found dead when the phase ends) come out as InfrastructureError."""
+        container found dead when the phase ends) come out as InfrastructureError. `env_of`: the
+        instance image `image` is a layer on (its commands run as that image's do)."""
         own: list[BaseException] = []  # the phase's own error (its container and the daemon were fine)
         try:
             with running_container(self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
-                                   purpose=purpose, limits=self.config.limits) as env:
+                                   purpose=purpose, limits=self.config.limits, mounts=mounts) as env:
                 try:
-                    yield self.builder.environment(image, env)  # official images: commands run in conda's testbed
+                    # official images: commands run in conda's testbed
+                    yield self.builder.environment(env_of or image, env)
                 except Exception as exc:
                     failure = _failure_under(env.container, purpose, exc)
                     if failure is None:

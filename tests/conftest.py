@@ -48,7 +48,7 @@ class SessionTrace:
 
 
 SESSION_TRACE = pytest.StashKey[SessionTrace]()
-HARNESS_TEMP_PREFIXES = ("evalharness-ctx-", "evalharness-commit-")  # scratch folders the harness makes in the temp dir
+HARNESS_TEMP_PREFIXES = ("evalharness-ctx-", "evalharness-commit-", "evalharness-gateway-")  # scratch folders the harness makes in the temp dir
 RAY_SCRATCH = "evalharness-ray"  # <temp>/evalharness-ray/<run>/: a Ray node's scratch (executors/ray.py)
 
 

@@ -374,8 +374,6 @@ def test_eval_grades_by_the_flaky_policy(tmp_path, docker_client, cache_dir, cap
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="the pipeline does not copy ScoreResult.flaky_tests / flaky_failed into the "
-                                       "record yet (pipeline.py: two lines after `record.error = score.error`)")
 def test_the_record_carries_the_flaky_fields(tmp_path, docker_client, cache_dir, capsys):
     from evalharness.datasets import write_jsonl
 

@@ -17,11 +17,24 @@ def _llm(**options) -> Agent:
     return make_llm_agent(**options)
 
 
+def _installed(name: str) -> Callable[..., Agent]:
+    def make(**options) -> Agent:
+        from evalharness.agents.installed import make_installed_agent
+
+        return make_installed_agent(name, **options)
+
+    return make
+
+
+# The CLIs that run inside the task container (agents/installed.py), by the names users type.
+INSTALLED = ("qwen-code", "mini-swe-agent", "claude-code")
+
 AGENTS: dict[str, Callable[..., Agent]] = {
     "gold": lambda **_: GoldAgent(),
     "empty": lambda **_: EmptyAgent(),
     "llm": _llm,
     "replay": lambda predictions=None, **_: ReplayAgent.from_file(predictions),  # --predictions FILE
+    **{name: _installed(name) for name in INSTALLED},
 }
 
 
@@ -33,4 +46,4 @@ def get_agent(name: str, **options) -> Agent:
     return factory(**options)
 
 
-__all__ = ["AGENTS", "Agent", "AgentResult", "Usage", "get_agent"]
+__all__ = ["AGENTS", "INSTALLED", "Agent", "AgentResult", "Usage", "get_agent"]

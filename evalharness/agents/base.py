@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Protocol, Sequence
 
 from evalharness.environment import Environment
 from evalharness.task import Task
@@ -34,6 +35,8 @@ class AgentResult:
     api_retries: int = 0
     # Set when the agent failed: the instance is recorded as agent_error with this reason.
     error: str | None = None
+    # More files for the instance's log folder (name -> text), e.g. a CLI's output, the gateway's requests.
+    logs: dict[str, str] = field(default_factory=dict)
 
 
 class Agent(Protocol):
@@ -42,3 +45,21 @@ class Agent(Protocol):
     def run(self, task: Task, env: Environment) -> AgentResult:
         """Work on `task` inside `env` (repo at env.workdir, at task.base_commit)."""
         ...
+
+
+class AgentSession(Protocol):
+    """One instance's run of a container agent: the mounts its container needs, then the run."""
+
+    mounts: Sequence[Any]  # containers.SocketMount
+
+    def run(self, env: Environment) -> AgentResult: ...
+
+
+class ContainerAgent(Agent, Protocol):
+    """An agent that runs inside the task container from a layer of its own (installed CLI
+    agents). The pipeline builds `agent_image` in the environment phase and runs the agent in
+    a container of that image with the session's mounts; `run` is not called."""
+
+    def agent_image(self, builder: Any, task: Task, image: str, sink: Callable[[str], None]) -> str: ...
+
+    def session(self, task: Task) -> AbstractContextManager[AgentSession]: ...

@@ -1,0 +1,467 @@
+"""Installed agents: the coding CLIs that models ship with (Qwen Code, mini-swe-agent, Claude
+Code), run headless inside the task container, behind the harness's model gateway.
+
+Each CLI is installed once into a cached layer: npm CLIs into an agent-tools image (Debian's
+npm fetches the package and a pinned Node.js runtime, `node-linux-<arch>`, from the npm
+registry: Qwen Code needs Node 22, which no Debian suite ships), copied onto the instance
+image; pip CLIs into a venv of their own on the instance image (the repo's environment is
+left alone). The tag of each layer is a hash of its Dockerfile, so a layer is built once and
+shared through `--registry` like every other.
+
+The container has no network. Its one route out is a read-only bind of the gateway's Unix
+socket for this instance (gateway.py says why a socket and not a Docker network); a small
+forwarder in the container serves it on 127.0.0.1, where the CLI's OpenAI base URL points.
+The CLI's API key is the session's own token: the real key stays in the harness.
+
+Whatever the CLI does (finishes, crashes, hangs past --agent-timeout, prints megabytes), the
+patch is the harness's own `git diff`, its output is kept bounded (the last MiB), its
+processes are killed as a group, and the gateway's record of its requests is its trajectory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+
+from evalharness.agents.base import AgentResult, Usage
+from evalharness.agents.llm_agent import PROMPTS, AgentLimits
+from evalharness.agents.patch import collect_patch
+from evalharness.containers import SocketMount
+from evalharness.environment import Environment
+from evalharness.errors import UserError
+from evalharness.images import CA_PATH, PIP_BUILD_ARGS, content_hash, image_slug
+from evalharness.models import ModelConfig
+from evalharness.task import Task
+
+log = logging.getLogger(__name__)
+
+AGENT_ROOT = "/opt/evalharness-agent"  # where the CLIs live in the agent image
+RUN_DIR = "/tmp/evalharness-agent"  # the run's prompt, output, pid and forwarder, in the container
+FORWARD_PORT = 4000  # the forwarder's port on the container's loopback
+NODE_VERSION = "22.23.5"  # the Node.js runtime npm CLIs run on (npm package node-linux-<arch>)
+TOOLS_SUITE = "bookworm"  # the Debian suite whose npm installs the CLIs
+OUTPUT_TAIL_BYTES = 1 << 20  # the CLI's output kept (its last MiB)
+DISK_LIMIT = "10g"  # what the CLI may add to the container's disk (--agent-disk-limit); one file no more
+DISK_POLL_SECONDS = 2.0  # how often the container's writable layer is measured while the CLI runs
+_EXIT_MARK = "evalharness-cli-exit"
+
+
+@dataclass(frozen=True)
+class CLIAgentSpec:
+    """How to install and run one CLI. `command` is shell, run in the repo; it and the `env`
+    values are formatted with `base_url`, `anthropic_base_url`, `token` and `model` (the
+    gateway's, as the container sees them; shell-quoted in `command`), and `command` also with
+    `cli` (its executable), `prompt_file`, `max_turns` and `run_dir`."""
+
+    name: str
+    installer: str  # "npm" | "pip"
+    package: str
+    version: str
+    command: str
+    env: Mapping[str, str]
+    entry: str = ""  # npm: the JS file (relative to the package) Node runs, or a bin name; pip: the venv's executable
+    api: str = "openai"  # the protocol the CLI speaks to its model
+    omit_optional: bool = True  # npm: skip optional dependencies (native add-ons the headless CLI needs not)
+    post_install: tuple[str, ...] = ()  # shell, run in the package's folder after the install
+    junk: tuple[str, ...] = ()  # what the CLI leaves in the repo that is never part of the patch
+    min_python: tuple[int, int] = (3, 10)  # pip CLIs: the interpreter their venv needs
+
+    @property
+    def prefix(self) -> str:
+        return f"{AGENT_ROOT}/{self.name}"
+
+    @property
+    def executable(self) -> str:
+        return f"{self.prefix}/bin/{self.name}" if self.installer == "npm" else f"{self.prefix}/venv/bin/{self.entry}"
+
+    def describe(self) -> dict[str, str]:
+        """What run.json records: enough to install the same CLI again."""
+        out = {"name": self.name, "package": self.package, "version": self.version, "installer": self.installer}
+        if self.installer == "npm":
+            out["node"] = NODE_VERSION
+        return out
+
+
+CLI_AGENTS: dict[str, CLIAgentSpec] = {
+    # Qwen Code, headless: a positional prompt is one-shot; --bare skips the start-up discovery
+    # (extensions, skills, the memory sub-agent that costs a request per run), so a run is
+    # the task alone; yolo approves every tool call.
+    "qwen-code": CLIAgentSpec(
+        name="qwen-code", installer="npm", package="@qwen-code/qwen-code", version="0.24.4",
+        entry="cli-entry.js",
+        command='{cli} --bare --yolo --auth-type openai --max-session-turns {max_turns} "$(cat {prompt_file})"',
+        env={"OPENAI_BASE_URL": "{base_url}", "OPENAI_API_KEY": "{token}", "OPENAI_MODEL": "{model}",
+             "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1"},
+        post_install=("find node_modules/@qwen-code -path '*ripgrep*' -type f -name rg -exec chmod +x {} +",),
+        junk=(".qwen/",),
+    ),
+    # mini-swe-agent 2.x: one `bash` tool, a fresh subshell per command, local environment (it is
+    # already inside the task container); it stops at `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT`.
+    # Cost is counted by the gateway, so its own (litellm's price table) is off.
+    "mini-swe-agent": CLIAgentSpec(
+        name="mini-swe-agent", installer="pip", package="mini-swe-agent", version="2.4.6", entry="mini",
+        command=("{cli} --yolo --exit-immediately --cost-limit 0 -m openai/{model} -c mini.yaml "
+                 "-c agent.step_limit={max_turns} -c model.model_kwargs.api_base={base_url} "
+                 "-c environment.timeout=120 -o {run_dir}/mini.traj.json -t \"$(cat {prompt_file})\""),
+        env={"OPENAI_API_KEY": "{token}", "MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
+             "MSWEA_SILENT_STARTUP": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    ),
+    # Claude Code speaks Anthropic's Messages API: for endpoints that offer it (DashScope has an
+    # Anthropic-compatible one); the gateway relays /v1/messages like chat completions.
+    "claude-code": CLIAgentSpec(
+        name="claude-code", installer="npm", package="@anthropic-ai/claude-code", version="2.1.332",
+        entry="claude", api="anthropic", omit_optional=False,
+        command='{cli} -p --dangerously-skip-permissions --max-turns {max_turns} "$(cat {prompt_file})"',
+        env={"ANTHROPIC_BASE_URL": "{anthropic_base_url}", "ANTHROPIC_AUTH_TOKEN": "{token}",
+             "ANTHROPIC_MODEL": "{model}", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
+             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1"},
+        junk=(".claude/",),
+    ),
+}
+
+
+# ---- the layers ---------------------------------------------------------------------------
+def launcher(spec: CLIAgentSpec) -> str:
+    """The npm CLI's executable: the package on its own Node.js, which no other process sees
+    (the CLI's shell commands find the image's own tools); the agent image's libstdc++ only
+    where the image lacks one."""
+    p = spec.prefix
+    run = (f'exec "{p}/node/bin/node" "{p}/node_modules/{spec.package}/{spec.entry}" "$@"'
+           if spec.entry.endswith(".js") else f'exec "{p}/node_modules/.bin/{spec.entry}" "$@"')
+    return "\n".join([
+        "#!/bin/sh",
+        f'[ -d "{p}/lib" ] && export LD_LIBRARY_PATH="{p}/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"',
+        run,
+    ]) + "\n"
+
+
+def tools_dockerfile(spec: CLIAgentSpec, os_tag: str, ca: bool) -> str:
+    """The agent-tools image of an npm CLI: Debian's npm installs the package and a pinned
+    Node.js runtime under spec.prefix, self-contained (libstdc++ too), launcher at spec.executable."""
+    p = spec.prefix
+    omit = " --omit=optional" if spec.omit_optional else ""
+    lines = [
+        f"FROM {os_tag}",
+        "ENV DEBIAN_FRONTEND=noninteractive",
+        "RUN apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm ca-certificates "
+        "&& rm -rf /var/lib/apt/lists/*",
+    ]
+    if ca:
+        lines += [f"COPY ca-bundle.crt {CA_PATH}", f"ENV NPM_CONFIG_CAFILE={CA_PATH} NODE_EXTRA_CA_CERTS={CA_PATH}"]
+    lines += [
+        *[f"ARG {k}" for k in PIP_BUILD_ARGS],
+        f"RUN case \"$(uname -m)\" in x86_64) arch=x64;; aarch64) arch=arm64;; "
+        f"*) echo \"no Node.js package for $(uname -m)\"; exit 1;; esac && mkdir -p {p}/bin {p}/lib && cd {p} && "
+        f"npm install --no-audit --no-fund --no-update-notifier --loglevel=error{omit} "
+        f"node-linux-$arch@{NODE_VERSION} {shlex.quote(spec.package + '@' + spec.version)} && "
+        f"ln -s node_modules/node-linux-$arch node && "
+        f"cp -L /usr/lib/$(uname -m)-linux-gnu/libstdc++.so.6 /usr/lib/$(uname -m)-linux-gnu/libgcc_s.so.1 lib/ && "
+        "rm -rf /root/.npm",
+        *[f"RUN cd {p} && {command}" for command in spec.post_install],
+        f"COPY launcher {spec.executable}",
+        f"RUN chmod 755 {spec.executable} && {spec.executable} --version",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def layer_dockerfile(spec: CLIAgentSpec, instance_tag: str, tools_tag: str | None) -> str:
+    """The CLI on the instance image: copied from the tools image (npm), or a venv of its own (pip)."""
+    p = spec.prefix
+    if spec.installer == "npm":
+        return "\n".join([
+            f"FROM {tools_tag} AS agent",
+            f"FROM {instance_tag}",
+            f"COPY --from=agent {p} {p}",
+            # the image's own libstdc++ when it has one (ours is only for images without)
+            f"RUN if env -u LD_LIBRARY_PATH {p}/node/bin/node --version >/dev/null 2>&1; then rm -rf {p}/lib; fi && "
+            f"{spec.executable} --version",
+        ]) + "\n"
+    need = ".".join(map(str, spec.min_python))
+    check = f"import sys; sys.exit(sys.version_info < {tuple(spec.min_python)!r})"
+    return "\n".join([
+        f"FROM {instance_tag}",
+        *[f"ARG {k}" for k in PIP_BUILD_ARGS],
+        # The first Python that is new enough: the repo's, a conda base, the system's.
+        f"RUN py=''; for c in python3 /opt/miniconda3/bin/python3 /usr/bin/python3 /usr/local/bin/python3; do "
+        f"if command -v $c >/dev/null 2>&1 && $c -c {shlex.quote(check)}; then py=$c; break; fi; done; "
+        f"if [ -z \"$py\" ]; then echo \"{spec.package} {spec.version} needs Python >= {need} in the image "
+        f"(python3 here: $(python3 -V 2>&1))\"; exit 1; fi; "
+        f"$py -m venv {p}/venv && {p}/venv/bin/pip install -q --no-cache-dir "
+        f"{shlex.quote(spec.package + '==' + spec.version)}",
+        f"RUN {spec.executable} --help >/dev/null",
+    ]) + "\n"
+
+
+# ---- the agent ------------------------------------------------------------------------------
+class InstalledAgent:
+    """A CLI agent (CLI_AGENTS) on one model endpoint; shared by the run's workers."""
+
+    def __init__(self, spec: CLIAgentSpec, model: ModelConfig, api_key: str,
+                 limits: AgentLimits = AgentLimits(), *, disk_limit: int | str = DISK_LIMIT, limiter: Any = None,
+                 gateway_factory: Callable[[], Any] | None = None, prompts_dir: Path = PROMPTS):
+        self.spec = spec
+        self.name = spec.name
+        self.model = model
+        self.limits = limits
+        self.disk_limit = _size(disk_limit)
+        self._api_key = api_key
+        self._limiter = limiter
+        self._gateway_factory = gateway_factory
+        self._prompts_dir = prompts_dir
+        self._gateway: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # a Ray node starts its own gateway
+        state = dict(self.__dict__)
+        state["_gateway"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        """run.json's record of the agent: the CLI and its pinned versions, the model, the limits."""
+        model = asdict(self.model)
+        if model.get("serve") and model["serve"].get("env"):
+            model["serve"]["env"] = {name: "<set>" for name in model["serve"]["env"]}
+        return {"cli": self.spec.describe(), "model": model,
+                "limits": {**asdict(self.limits), "disk_limit_bytes": self.disk_limit}}
+
+    def run(self, task: Task, env: Environment) -> AgentResult:
+        raise TypeError(f"{self.name} runs in a container of its own layer: the pipeline calls session(task)")
+
+    # ---- the pipeline's two calls -----------------------------------------------------------
+    def agent_image(self, builder: Any, task: Task, image: str, sink: Callable[[str], None]) -> str:
+        """The instance image with this CLI installed (built once, then cached)."""
+        tools = None
+        if self.spec.installer == "npm":
+            os_tag = builder.os_image(TOOLS_SUITE, sink)
+            ca = builder.ca_bundle
+            dockerfile = tools_dockerfile(self.spec, os_tag, bool(ca))
+            files = {"launcher": launcher(self.spec).encode(), **({"ca-bundle.crt": ca} if ca else {})}
+            tools = (f"evalharness-agent-tools:{self.spec.name}-{self.spec.version}-"
+                     f"{content_hash(dockerfile, files['launcher'].decode())[:12]}")
+            builder.layer_image(tools, dockerfile, sink, "agent-tools", files)
+        dockerfile = layer_dockerfile(self.spec, image, tools)
+        tag = f"evalharness-agent:{image_slug(task.instance_id)}-{self.spec.name}-{content_hash(dockerfile)[:12]}"
+        return builder.layer_image(tag, dockerfile, sink, "agent")
+
+    @contextmanager
+    def session(self, task: Task) -> Iterator[CLISession]:
+        with self.gateway().open_session(task.instance_id, max_cost=self.limits.max_cost) as gateway_session:
+            yield CLISession(self, task, gateway_session)
+
+    def gateway(self) -> Any:
+        """This process's model gateway, started on first use (one per process: the sockets are local)."""
+        with self._lock:
+            if self._gateway is None:
+                if self._gateway_factory is not None:
+                    self._gateway = self._gateway_factory()
+                else:
+                    from evalharness.gateway import ModelGateway
+
+                    self._gateway = ModelGateway(self.model, self._api_key, limiter=self._limiter)
+                weakref.finalize(self, self._gateway.close)
+            return self._gateway
+
+    def prompt(self, task: Task, workdir: str) -> str:
+        templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(self._prompts_dir)),
+                                       undefined=jinja2.StrictUndefined, autoescape=False)
+        return templates.get_template("cli_instance.j2").render(
+            problem_statement=task.problem_statement, workdir=workdir, max_turns=self.limits.max_turns)
+
+
+@dataclass
+class CLISession:
+    """One instance's run of the CLI: its gateway session (token, socket) and the container run."""
+
+    agent: InstalledAgent
+    task: Task
+    gateway: Any  # gateway.GatewaySession
+    mounts: tuple[SocketMount, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        from evalharness.gateway import CONTAINER_DIR
+
+        self.mounts = (SocketMount(str(self.gateway.directory), CONTAINER_DIR),)
+
+    def run(self, env: Environment) -> AgentResult:
+        spec, limits = self.agent.spec, self.agent.limits
+        env.write_file(f"{RUN_DIR}/prompt.md", self.agent.prompt(self.task, env.workdir))
+        self._start_forwarder(env)
+        if spec.junk:  # never part of the patch, whatever the CLI leaves there
+            env.exec("printf '%s\\n' " + " ".join(shlex.quote(j) for j in spec.junk) + " >> .git/info/exclude")
+        base_url = f"http://127.0.0.1:{FORWARD_PORT}"
+        values = {"base_url": f"{base_url}/v1", "anthropic_base_url": base_url, "token": self.gateway.token,
+                  "model": self.agent.model.model}
+        exports = " ".join(f"{k}={shlex.quote(v.format(**values))}" for k, v in spec.env.items())
+        command = spec.command.format(**{k: shlex.quote(v) for k, v in values.items()}, cli=spec.executable,
+                                      prompt_file=f"{RUN_DIR}/prompt.md", max_turns=limits.max_turns, run_dir=RUN_DIR)
+        # Its own session (setsid), so that every process it starts can be killed with it; its
+        # output through `tail` (bounded, whatever it prints); no file past the disk limit.
+        inner = (f"echo $$ > {RUN_DIR}/pid; set -o pipefail; "
+                 f"{command} < /dev/null 2>&1 | tail -c {OUTPUT_TAIL_BYTES} > {RUN_DIR}/output.txt")
+        script = (f"cd {shlex.quote(env.workdir)} && export HOME=/root {exports} && "
+                  f"ulimit -f {max(1, self.agent.disk_limit // 1024)} && setsid bash -c {shlex.quote(inner)}; "
+                  f"echo \"{_EXIT_MARK} $?\"")
+        kill = f"kill -9 -- -$(cat {RUN_DIR}/pid) 2>/dev/null; true"
+        with DiskWatch(env, self.agent.disk_limit, lambda: env.exec(kill, timeout=30)) as disk:
+            finished = env.exec(script, timeout=limits.max_seconds)
+        env.exec(kill, timeout=30)  # what it left running
+        exit_code = _exit_code(finished.output)
+        usage = self.gateway.usage
+        if disk.tripped:
+            exit_reason = "disk_limit"
+        elif finished.timed_out or exit_code is None:
+            exit_reason = "timeout"
+        elif usage.refused and limits.max_cost and usage.cost >= limits.max_cost:
+            exit_reason = "max_cost"
+        elif exit_code == 0:
+            exit_reason = "completed"
+        else:
+            exit_reason = f"exit_{exit_code}"
+        output = env.exec(f"cat {RUN_DIR}/output.txt 2>/dev/null", timeout=60).output
+        result = AgentResult(
+            patch="", exit_reason=exit_reason, turns=usage.requests,
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.cost),
+            llm_seconds=usage.model_seconds, api_retries=usage.retries,
+            tool_seconds=max(0.0, finished.seconds - usage.model_seconds))
+        try:
+            result.patch = collect_patch(lambda cmd: env.exec(cmd, timeout=300), self.task.base_commit)
+        except RuntimeError as exc:
+            result.error = f"could not collect the patch: {exc}"
+        if not result.patch.strip() and result.error is None and exit_reason not in ("completed", "max_cost"):
+            how = {"timeout": f"timed out after {limits.max_seconds:g}s",
+                   "disk_limit": f"wrote more than {self.agent.disk_limit} bytes (--agent-disk-limit)",
+                   }.get(exit_reason, f"exited with {exit_code}")
+            last = " ".join(output.strip().splitlines()[-3:])[-300:]
+            result.error = f"{spec.name} {how} and left no changes" + (f": {last}" if last else "")
+        events = list(self.gateway.events())
+        events.append({"type": "exit", "turn": usage.requests, "t": round(finished.seconds, 3),
+                       "exit_reason": exit_reason, "patch_chars": len(result.patch), "cli": spec.describe()})
+        result.trajectory = events
+        result.logs = {"agent_output.txt": output,
+                       "gateway.jsonl": "".join(_json_line(r) for r in self.gateway.requests_log())}
+        return result
+
+    def _start_forwarder(self, env: Environment) -> None:
+        """The gateway on the container's loopback: a stdlib-only Python forwarder to the socket."""
+        from evalharness.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME
+
+        env.write_file(f"{RUN_DIR}/forward.py", FORWARDER_SOURCE)
+        started = env.exec(
+            f"cd {RUN_DIR} && (setsid python3 forward.py --listen 127.0.0.1:{FORWARD_PORT} "
+            f"--socket {CONTAINER_DIR}/{SOCKET_NAME} > forward.log 2>&1 &) && "
+            f"for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/{FORWARD_PORT}) 2>/dev/null && exit 0; sleep 0.05; done; "
+            "cat forward.log; exit 1", timeout=60)
+        if started.exit_code != 0:
+            raise RuntimeError(f"the gateway forwarder did not start in the container: {started.output.strip()[-300:]}")
+
+
+class DiskWatch:
+    """Measures the container's writable layer (Docker's SizeRw) while the CLI runs and calls
+    `kill` once it grows past `limit`: a CLI filling the disk ends as its instance's status,
+    before the host's disk is full. Where the size can't be read (no Docker container) it
+    watches nothing; `ulimit -f` still caps any one file."""
+
+    def __init__(self, env: Environment, limit: int, kill: Callable[[], Any], every: float = DISK_POLL_SECONDS):
+        container = getattr(env, "container", None)
+        self._api = getattr(getattr(container, "client", None), "api", None)
+        self._id = getattr(container, "id", None)
+        self.limit, self._kill, self._every = limit, kill, every
+        self.tripped = False
+        self.peak = 0
+        self._baseline: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="evalharness-disk-watch", daemon=True)
+
+    def __enter__(self) -> DiskWatch:
+        if self._api is not None and self._id is not None and self.limit > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _size(self) -> int:
+        # The container list is the API call that takes `size` (inspect does not, in docker-py).
+        found = self._api.containers(all=True, size=True, filters={"id": self._id})
+        if not found:
+            raise LookupError(f"container {self._id[:12]} is gone")
+        return int(found[0].get("SizeRw") or 0)
+
+    def _watch(self) -> None:
+        try:
+            self._baseline = self._size()  # what the harness itself wrote (prompt, forwarder)
+            while not self._stop.wait(self._every):
+                grown = self._size() - self._baseline
+                self.peak = max(self.peak, grown)
+                if grown > self.limit:
+                    self.tripped = True
+                    self._kill()
+                    return
+        except Exception as exc:  # noqa: BLE001 - the container went away: the run itself says so
+            log.warning("stopped watching the disk of container %s: %s", self._id[:12], str(exc)[:200])
+
+
+def _size(value: int | str) -> int:
+    """Bytes from 10g / 512m / 1000000; UserError for anything else."""
+    if isinstance(value, int):
+        return value
+    from docker.utils import parse_bytes
+
+    try:
+        size = parse_bytes(str(value).strip().lower())
+    except Exception:  # noqa: BLE001 - docker's own error is about its own options
+        raise UserError(f"disk limit {value!r}: give a size like 512m or 10g") from None
+    if size <= 0:
+        raise UserError(f"disk limit {value!r} must be positive")
+    return size
+
+
+def _exit_code(output: str) -> int | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith(_EXIT_MARK + " "):
+            try:
+                return int(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _json_line(row: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(row, default=str) + "\n"
+
+
+def make_installed_agent(name: str, model: str = "", *, base_url: str | None = None, model_id: str | None = None,
+                         tool_mode: str | None = None, models_files: tuple[Path, ...] = (),
+                         environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
+                         limiter: Any = None, agent_disk_limit: str | None = None, **limits: Any) -> InstalledAgent:
+    """`--agent qwen-code --model qwen3-coder` (or --base-url URL --model ID): the key is checked now."""
+    from evalharness.models import resolve_endpoint
+
+    spec = CLI_AGENTS[name]
+    config, key = resolve_endpoint(model, base_url=base_url, model_id=model_id, tool_mode=tool_mode,
+                                   models_files=models_files, environ=environ, dotenv=dotenv,
+                                   who=f"the {name} agent")
+    from evalharness import gateway
+
+    if spec.api not in getattr(gateway, "APIS", ("openai",)):
+        raise UserError(f"{name} speaks the {spec.api} API, which the model gateway does not relay")
+    known = {f.name for f in fields(AgentLimits)}
+    return InstalledAgent(spec, config, key, AgentLimits(**{k: v for k, v in limits.items() if k in known}),
+                          disk_limit=agent_disk_limit or DISK_LIMIT, limiter=limiter)

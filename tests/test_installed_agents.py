@@ -1,0 +1,345 @@
+"""Installed agents: the real CLIs (Qwen Code from npm, mini-swe-agent from PyPI) installed into
+a layer on the instance image, run headless in the task container behind the model gateway,
+driven by the fake model server with scripted replies in each CLI's own tool format.
+
+What is real here: the registries' packages, the CLIs' own tool loops (Qwen Code's `edit` and
+`run_shell_command`, mini-swe-agent's `bash`), the container without network, the gateway on a
+Unix socket, the scorer. The fake model answers as the model would, turn by turn.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from evalharness.agents import get_agent
+from evalharness.agents.installed import (
+    CLI_AGENTS,
+    InstalledAgent,
+    _exit_code,
+    launcher,
+    layer_dockerfile,
+    tools_dockerfile,
+)
+from evalharness.errors import UserError
+from evalharness.models import ModelConfig
+from fake_llm import FakeLLM, Reply
+from test_secrets import canary, find_leaks, scan_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTANCE = "evalharness__confini-1"
+OLD = '# An inline comment: "#" or ";" and everything after it.\n_INLINE_COMMENT = re.compile(r"[#;].*$")'
+NEW = ('# An inline comment: "#" or ";" after whitespace, and everything after it.\n'
+       '_INLINE_COMMENT = re.compile(r"\\s[#;].*$")')
+KEY_VAR = "EVALHARNESS_CLI_CANARY_KEY"
+# What a CLI's shell can see of secrets: its environment, every process's, the process list, the files.
+LOOK_FOR_KEYS = ("env | sort; echo ---PROCS---; ps auxeww; echo ---ENVIRON---; "
+                 "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | sort -u; echo ---FILES---; "
+                 "echo \"$(echo {needle} | base64 -d)\" > /tmp/grep-control; "
+                 "grep -rIl --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e \"$(echo {needle} | base64 -d)\" / "
+                 "2>/dev/null | head; "
+                 "echo ---END---")
+
+
+def _text(content) -> str:
+    """A message's content as text (CLIs send strings or lists of parts)."""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def _turn(request: dict) -> int:
+    return sum(1 for m in request.get("messages", ()) if m.get("role") == "assistant")
+
+
+def _last_tool_output(request: dict) -> str:
+    return next((_text(m.get("content")) for m in reversed(request["messages"]) if m.get("role") == "tool"), "")
+
+
+def _tool(request: dict, name: str) -> dict:
+    """The CLI's tool `name` as it described it: scripted calls must use its real parameters."""
+    tools = {t["function"]["name"]: t["function"] for t in request.get("tools") or []}
+    assert name in tools, f"the CLI offers no {name!r} tool: {sorted(tools)}"
+    return tools[name]
+
+
+class QwenCodeSolve:
+    """Qwen Code's turns: read the file with `read_file` (its `edit` refuses a file it has not
+    read), edit it with `edit`, run the tests and look for keys with `run_shell_command`, then
+    answer in text (no tool call), which ends a headless run. `loop`: after the edit, a model
+    that never stops; `final`: the last answer's text (e.g. megabytes of it)."""
+
+    def __init__(self, key: str = "", loop: bool = False, final: str = "The pattern now needs whitespace. Done."):
+        self.key, self.loop, self.final = key, loop, final
+        self.shell_outputs: list[str] = []
+
+    def __call__(self, request: dict) -> Reply:
+        turn = _turn(request)
+        if turn >= 1:
+            self.shell_outputs.append(_last_tool_output(request))
+        if turn == 0:
+            assert "file_path" in _tool(request, "read_file")["parameters"]["properties"]
+            return Reply("Let me read the parser.", tool_calls=[("read_file", {"file_path": "/testbed/confini/parser.py"})])
+        if turn == 1:
+            edit = _tool(request, "edit")
+            assert {"file_path", "old_string", "new_string"} <= set(edit["parameters"]["properties"])
+            return Reply("I will fix the comment pattern.", tool_calls=[(
+                "edit", {"file_path": "/testbed/confini/parser.py", "old_string": OLD, "new_string": NEW})])
+        if self.loop:  # a model that never stops: the agent timeout must end it
+            # (each call differs: Qwen Code halts a run that repeats one call verbatim)
+            return Reply(f"Checking again ({turn}).", tool_calls=[
+                ("run_shell_command", {"command": f"sleep 1; echo check {turn}; ls tests | head -{turn % 5 + 1}"})])
+        if turn == 2:
+            assert "command" in _tool(request, "run_shell_command")["parameters"]["properties"]
+            # the key's start, encoded: the command's own text (which the CLI keeps in its history
+            # files) must not match
+            needle = base64.b64encode((self.key or "sk-none")[:24].encode()).decode()
+            command = ("python -m pytest -q tests/test_parser.py 2>&1 | tail -3; "
+                       + LOOK_FOR_KEYS.format(needle=needle))
+            return Reply("Now the tests.", tool_calls=[("run_shell_command", {"command": command})])
+        return Reply(self.final)
+
+
+class MiniSweAgentSolve:
+    """mini-swe-agent's turns: one `bash` call that edits the file, then its submit command
+    with megabytes of text, which the CLI prints."""
+
+    def __call__(self, request: dict) -> Reply:
+        turn = _turn(request)
+        if turn == 0:
+            assert "command" in _tool(request, "bash")["parameters"]["properties"]
+            fix = (f"import pathlib; p = pathlib.Path('confini/parser.py'); "
+                   f"p.write_text(p.read_text().replace({OLD!r}, {NEW!r}))")
+            return Reply("Fixing the pattern.", tool_calls=[("bash", {"command": f"python3 -c {json.dumps(fix)} "
+                                                                                  "&& git diff --stat"})])
+        # 3 MB of text with the submit call: mini-swe-agent prints it all, the harness keeps the last MiB
+        return Reply("Submitting. " + "z" * 3_000_000,
+                     tool_calls=[("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})])
+
+
+def _models_file(tmp_path: Path, base_url: str) -> Path:
+    path = tmp_path / "cli-models.toml"
+    path.write_text(f'[models.fake]\nbase_url = "{base_url}"\nmodel = "fake-coder"\napi_key_env = "{KEY_VAR}"\n'
+                    "input_price = 1.0\noutput_price = 2.0\n")
+    return path
+
+
+def _eval(tmp_path: Path, cache_dir: Path, base_url: str, agent: str, run_id: str, key: str,
+          *extra: str, instances: str = INSTANCE) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in __import__("os").environ.items() if k != KEY_VAR}
+    env["PYTHONPATH"] = str(ROOT)
+    env[KEY_VAR] = key
+    cmd = [sys.executable, "-m", "evalharness.cli", "eval", "--agent", agent, "--model", "fake",
+           "--models", str(_models_file(tmp_path, base_url)), "--instance-ids", instances,
+           "--reports-dir", str(tmp_path / "reports"), "--run-id", run_id, "--cache-dir", str(cache_dir),
+           "--no-progress", *extra]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=1500)
+
+
+def _row(tmp_path: Path, run_id: str) -> dict:
+    return pq.read_table(tmp_path / "reports" / run_id / "results.parquet").to_pylist()[0]
+
+
+def _events(tmp_path: Path, run_id: str, instance: str = INSTANCE) -> list[dict]:
+    path = tmp_path / "reports" / run_id / "logs" / instance / "trajectory.jsonl"
+    return [json.loads(line) for line in path.open()]
+
+
+# ---------------------------------------------------------------- no Docker
+
+
+def test_layers_pin_the_cli_and_its_runtime():
+    spec = CLI_AGENTS["qwen-code"]
+    tools = tools_dockerfile(spec, "evalharness-os:bookworm", ca=True)
+    assert "@qwen-code/qwen-code@0.24.4" in tools and "node-linux-$arch@22." in tools
+    assert "apt-get install" in tools and " nodejs npm " in tools  # Debian's npm fetches them
+    assert "--omit=optional" in tools and "NPM_CONFIG_CAFILE" in tools
+    assert "cli-entry.js" in launcher(spec) and "/node/bin/node" in launcher(spec)
+    layer = layer_dockerfile(spec, "inst:1", "tools:1")
+    assert layer.startswith("FROM tools:1 AS agent\nFROM inst:1\n") and "COPY --from=agent" in layer
+    mini = layer_dockerfile(CLI_AGENTS["mini-swe-agent"], "inst:1", None)
+    assert " mini-swe-agent==2.4.6\n" in mini and "needs Python >= 3.10" in mini and "venv" in mini
+    assert CLI_AGENTS["claude-code"].api == "anthropic" and not CLI_AGENTS["claude-code"].omit_optional
+
+
+def test_cli_exit_code_is_read_from_the_marker_only():
+    assert _exit_code("noise\nevalharness-cli-exit 3\n") == 3
+    assert _exit_code("evalharness-cli-exit 0") == 0
+    assert _exit_code("the CLI printed evalharness-cli-exit 9 itself\n") is None
+    assert _exit_code("") is None  # killed before the marker: a timeout
+
+
+def test_installed_agent_needs_its_key_before_any_work(tmp_path):
+    models = tmp_path / "m.toml"
+    models.write_text('[models.k]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "x"\napi_key_env = "NO_SUCH_KEY_VAR"\n')
+    with pytest.raises(UserError, match="NO_SUCH_KEY_VAR"):
+        get_agent("qwen-code", model="k", models_files=(models,), environ={}, dotenv=None)
+    with pytest.raises(UserError, match="the mini-swe-agent agent needs --model"):
+        get_agent("mini-swe-agent")
+    agent = get_agent("qwen-code", model="k", models_files=(models,), environ={"NO_SUCH_KEY_VAR": "sk-x"},
+                      dotenv=None)
+    settings = agent.settings()
+    assert settings["cli"] == {"name": "qwen-code", "package": "@qwen-code/qwen-code", "version": "0.24.4",
+                               "installer": "npm", "node": "22.23.5"}
+    assert "sk-x" not in json.dumps(settings)
+
+
+def test_installed_agent_pickles_without_its_gateway():
+    import pickle
+
+    agent = InstalledAgent(CLI_AGENTS["qwen-code"], ModelConfig(name="m", base_url="http://127.0.0.1:9/v1", model="m"),
+                           "sk-test")
+    agent._gateway = object()  # a live gateway stays on the node that started it
+    copy = pickle.loads(pickle.dumps(agent))
+    assert copy._gateway is None and copy.spec == agent.spec and copy.model == agent.model
+
+
+# ---------------------------------------------------------------- end to end, in Docker
+
+
+@pytest.mark.docker
+def test_qwen_code_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_dir, docker_client):
+    key = canary()
+    model = QwenCodeSolve(key)
+    with FakeLLM(model, model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "qwen-code", "qwen", key)
+        requests, headers = list(server.requests), list(server.request_headers)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err[-3000:]
+    row = _row(tmp_path, "qwen")
+    assert row["status"] == "resolved", (row["error"], row["exit_reason"])
+    assert row["exit_reason"] == "completed" and row["turns"] == 4
+    assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0 and row["cost"] > 0  # priced by the gateway
+    assert row["llm_seconds"] > 0
+
+    # the gateway held the key: the upstream saw it, the CLI only its token; the model was the registry's
+    assert {h.get("Authorization") for h in headers} == {f"Bearer {key}"}
+    assert all(r["model"] == "fake-coder" and r.get("stream") for r in requests)
+
+    # no key in the container: its shell looked at every environment, the process list and the files
+    shell = model.shell_outputs[2]
+    assert "---PROCS---" in shell and "---END---" in shell and "OPENAI_API_KEY=eh-" in shell
+    assert "passed" in shell  # the tests ran after the edit
+    assert not find_leaks(key, "container", shell)
+    # only the control file the command wrote (so the search works) holds the key's start
+    assert shell.rsplit("---FILES---", 1)[1].split("---END---")[0].split() == ["/tmp/grep-control"]
+
+    # the trajectory: the gateway's record of the CLI's turns, as the built-in agent's
+    events = _events(tmp_path, "qwen")
+    kinds = [e["type"] for e in events]
+    assert kinds.count("assistant") == 4 and "system" in kinds and "user" in kinds
+    tools = [e for e in events if e["type"] == "tool"]
+    assert [t["name"] for t in tools] == ["read_file", "edit", "run_shell_command"]
+    assert "13 passed" in tools[2]["output"] and "_INLINE_COMMENT" in tools[0]["output"]
+    assert events[-1]["type"] == "exit" and events[-1]["cli"]["version"] == "0.24.4"
+    logs = tmp_path / "reports" / "qwen" / "logs" / INSTANCE
+    gateway_log = [json.loads(line) for line in (logs / "gateway.jsonl").open()]
+    assert len(gateway_log) == 4 and all(r["status"] == 200 for r in gateway_log)
+    run = json.loads((tmp_path / "reports" / "qwen" / "run.json").read_text())
+    assert "0.24.4" in json.dumps(run) and "22.23.5" in json.dumps(run)
+
+    # the instance page shows the CLI's turns
+    site = subprocess.run([sys.executable, "-m", "evalharness.cli", "report", str(tmp_path / "reports" / "qwen"),
+                           "--out", str(tmp_path / "site")], capture_output=True, timeout=300, cwd=tmp_path)
+    assert site.returncode == 0, site.stderr.decode()[-2000:]
+    page = next(p for p in (tmp_path / "site").rglob("*.html") if INSTANCE in p.name)
+    html = page.read_text()
+    assert "run_shell_command" in html and "pytest -q tests/test_parser.py" in html and "fix the comment" in html
+
+    leaks, files = scan_tree(key, tmp_path / "reports")
+    leaks += scan_tree(key, tmp_path / "site")[0] + find_leaks(key, "stdout", out) + find_leaks(key, "stderr", err)
+    assert not leaks and files >= 8
+
+
+@pytest.mark.docker
+def test_mini_swe_agent_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_dir, docker_client):
+    key = canary()
+    with FakeLLM(MiniSweAgentSolve(), model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "mini-swe-agent", "mini", key)
+        headers = list(server.request_headers)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    row = _row(tmp_path, "mini")
+    assert row["status"] == "resolved", (row["error"], row["exit_reason"])
+    assert row["exit_reason"] == "completed" and row["turns"] == 2
+    assert {h.get("Authorization") for h in headers} == {f"Bearer {key}"}
+    output = (tmp_path / "reports" / "mini" / "logs" / INSTANCE / "agent_output.txt").stat().st_size
+    assert (1 << 20) - 4096 < output <= (1 << 20)  # it printed 3 MB: the last MiB is kept
+    tools = [e for e in _events(tmp_path, "mini") if e["type"] == "tool"]
+    assert [t["name"] for t in tools] == ["bash"]  # the submit call is answered by the CLI, not sent back
+    assert not scan_tree(key, tmp_path / "reports")[0]
+
+
+@pytest.mark.docker
+def test_a_cli_that_never_stops_hits_the_timeout_and_still_yields_a_patch(tmp_path, cache_dir, docker_client):
+    key = canary()
+    with FakeLLM(QwenCodeSolve(key, loop=True), model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "qwen-code", "loop", key, "--agent-timeout", "25")
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    row = _row(tmp_path, "loop")
+    assert row["exit_reason"] == "timeout"
+    assert row["status"] == "resolved", row["error"]  # the edit it made before looping is graded
+    assert "_INLINE_COMMENT" in row["patch"] and row["turns"] >= 3
+    assert 20 < row["agent_seconds"] < 120
+    events = _events(tmp_path, "loop")
+    assert events[-1]["exit_reason"] == "timeout" and sum(e["type"] == "assistant" for e in events) >= 3
+
+
+class Misbehaving:
+    """Three instances, three ways for a CLI to go wrong; told apart by their problem statements.
+    confini-1: fixes the bug, then fills the disk; spans-1: answers megabytes of text, which the
+    CLI prints; textkit-1: the model refuses every request (HTTP 400), so the CLI exits with an error."""
+
+    def __init__(self):
+        self.solve = QwenCodeSolve()
+
+    def __call__(self, request: dict) -> Reply:
+        task = _text(next(m["content"] for m in request["messages"] if m.get("role") == "user"))
+        turn = _turn(request)
+        if "truncate(..., break_words=False)" in task:
+            return Reply(status=400, body={"error": {"message": "this model refuses", "type": "invalid_request_error"}})
+        if "parse() rejects intervals" in task:
+            return Reply("y" * 3_000_000)
+        if turn < 2:
+            return self.solve(request)  # read, then edit
+        # 50 MB a second into files of 50 MB: past --agent-disk-limit 300m within a few seconds; if
+        # nothing stops it, it ends after 1.5 GB and the next call differs (no loop detection)
+        fill = (f"for i in $(seq 30); do head -c 50000000 /dev/zero > /tmp/fill{turn}-$i; sleep 0.5; done; "
+                "echo filled")
+        return Reply("Making room.", tool_calls=[("run_shell_command", {"command": fill, "timeout": 600000})])
+
+
+@pytest.mark.docker
+def test_a_cli_that_fills_the_disk_prints_megabytes_or_crashes_ends_as_its_instance_status(
+        tmp_path, cache_dir, docker_client):
+    key = canary()
+    instances = "evalharness__confini-1,evalharness__spans-1,evalharness__textkit-1"
+    with FakeLLM(Misbehaving(), model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "qwen-code", "misbehave", key,
+                     "--workers", "3", "--agent-disk-limit", "300m", instances=instances)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    rows = {r["instance_id"]: r for r in pq.read_table(tmp_path / "reports" / "misbehave" / "results.parquet").to_pylist()}
+    assert len(rows) == 3
+
+    filled = rows["evalharness__confini-1"]
+    assert filled["exit_reason"] == "disk_limit"
+    assert filled["status"] == "resolved", filled["error"]  # the fix it made first is graded
+    assert filled["agent_seconds"] < 120  # stopped at the limit, not at the agent timeout
+
+    loud = rows["evalharness__spans-1"]
+    assert loud["exit_reason"] == "completed" and loud["status"] == "empty_patch"
+    output = tmp_path / "reports" / "misbehave" / "logs" / "evalharness__spans-1" / "agent_output.txt"
+    # what it printed of the 3 MB answer (Qwen Code writes 128 KiB of it), kept to at most the last MiB
+    text = output.read_text()
+    assert 100_000 < len(text) <= (1 << 20) + 4096 and set(text.strip()) == {"y"}
+
+    crashed = rows["evalharness__textkit-1"]
+    assert crashed["status"] == "agent_error" and crashed["exit_reason"].startswith("exit_")
+    assert "qwen-code exited with" in crashed["error"] and "left no changes" in crashed["error"]
+    events = _events(tmp_path, "misbehave", "evalharness__textkit-1")
+    assert any(e["type"] == "api_error" for e in events)  # the refusals are in its record
