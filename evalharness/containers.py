@@ -190,11 +190,13 @@ def running_container(
     purpose: str,
     limits: ContainerLimits = ContainerLimits(),
     mounts: Sequence[SocketMount] = (),
+    network: str | None = None,
 ) -> Iterator[DockerEnvironment]:
     """Start a sandboxed container of `image` that idles until removed; always removed on exit.
 
     `mounts` are the only binds a container ever gets: read-only folders holding a Unix socket
     (an installed agent's route to the model gateway), never a host folder with data in it.
+    `network`: an internal network of sidecars (sidecars.py) to join instead of none.
 
     create + start, not run: `run` pulls a missing image, which on an air-gapped site stalls
     and then blames the network for what is a removed image.
@@ -205,7 +207,7 @@ def running_container(
         init=True,
         working_dir=WORKDIR,
         labels={LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": purpose},
-        **sandbox_options(client, limits),
+        **{**sandbox_options(client, limits), **({"network_mode": network} if network else {})},
         **({"mounts": [docker.types.Mount(m.target, str(m.source), type="bind", read_only=True) for m in mounts]}
            if mounts else {}),
     )
@@ -368,7 +370,8 @@ def _counters_from_host(container) -> dict[str, int] | None:
 
 
 def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id: str | None = None) -> int:
-    """Force-remove every container of `run_id` (of one instance of it, if given), found by label.
+    """Force-remove every container of `run_id` (of one instance of it, if given), found by label,
+    and then the sidecar networks of the same labels.
 
     Lists ids only (`containers.list` inspects each one and fails on one removed meanwhile); a
     container already being removed (HTTP 409) or that fails to go does not stop the sweep.
@@ -388,5 +391,11 @@ def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id:
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             if getattr(exc, "status_code", None) != 409:  # 409: being removed already
                 log.warning("could not remove container %s of run %s: %s", container[:12], run_id, exc)
+    # then the sidecar networks (sidecars.py) they were on
+    for network in client.api.networks(filters={"label": labels}):
+        try:
+            client.api.remove_network(network["Id"])
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("could not remove network %s of run %s: %s", network["Name"], run_id, exc)
     return removed
 

@@ -55,12 +55,14 @@ from evalharness.containers import (
     read_limit_hits,
     remove_run_containers,
     running_container,
+    sandbox_options,
 )
 from evalharness.errors import EnvBuildError, InfrastructureError, UserError
 from evalharness.images import BuildConfig, ImageBuilder
 from evalharness.redact import redact
 from evalharness.repos import RepoSource
 from evalharness.results import InstanceRecord, safe_name
+from evalharness.sidecars import SIDECARS, sidecar_image, sidecar_network
 from evalharness.scorers.base import Scorer
 from evalharness.scorers.tests_scorer import fallback_spec
 from evalharness.specs import SpecRegistry
@@ -298,6 +300,8 @@ class InstancePipeline:
                 # An installed agent runs from a layer of its own on top of the instance image.
                 layered = getattr(self.agent, "agent_image", None)
                 agent_image = layered(self.builder, task, image, logs.build_line) if layered else image
+                for name in spec.sidecars:  # built now, so a failed one is the environment's failure
+                    sidecar_image(self.builder, SIDECARS[name], logs.build_line)
             except (EnvBuildError, UserError) as exc:
                 record.status = Status.ENV_BUILD_FAILED.value
                 record.error = str(exc)
@@ -336,7 +340,10 @@ class InstancePipeline:
         # 3. scorer, in a fresh container so nothing the agent left running can interfere
         progress.phase = "eval"
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
-            with self._container(task, image, "eval", hits) as env:
+            sandbox = sandbox_options(self.client, self.config.limits)
+            with sidecar_network(self.client, self.builder, spec.sidecars, run_id=self.config.run_id,
+                                 instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as network, \
+                    self._container(task, image, "eval", hits, network=network) as env:
                 score = self.scorer.score(task, result.patch, env, spec)
         record.status = score.status.value
         record.resolved = score.resolved
@@ -368,14 +375,15 @@ class InstancePipeline:
 
     @contextmanager
     def _container(self, task: Task, image: str, purpose: str, hits: dict[str, int], *,
-                   mounts: Sequence[SocketMount] = (), env_of: str | None = None):
+                   mounts: Sequence[SocketMount] = (), env_of: str | None = None, network: str | None = None):
         """A container for one phase; Docker's failures (starting it, under the phase, or a
         container found dead when the phase ends) come out as InfrastructureError. `env_of`: the
         instance image `image` is a layer on (its commands run as that image's do)."""
         own: list[BaseException] = []  # the phase's own error (its container and the daemon were fine)
         try:
             with running_container(self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
-                                   purpose=purpose, limits=self.config.limits, mounts=mounts) as env:
+                                   purpose=purpose, limits=self.config.limits, mounts=mounts,
+                                   network=network) as env:
                 try:
                     # official images: commands run in conda's testbed
                     yield self.builder.environment(env_of or image, env)

@@ -43,7 +43,7 @@ from evalharness.errors import UserError
 
 TEST_DIRECTIVES = ("files", "django")
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
-_LISTS = ("apt", "pip", "pre_install", "install", "eval_commands")
+_LISTS = ("apt", "pip", "pre_install", "install", "eval_commands", "sidecars")
 _STRINGS = ("python", "test_cmd", "log_parser", "test_directives")
 _KEYS = {*_LISTS, *_STRINGS, "env", "test_timeout"}
 
@@ -63,6 +63,7 @@ class EnvSpec:
     pre_install: tuple[str, ...] = ()  # shell commands run in the repo before `install`
     eval_commands: tuple[str, ...] = ()  # shell commands the eval script runs before the tests
     test_directives: str = "files"  # how test files become test-command arguments
+    sidecars: tuple[str, ...] = ()  # local services the tests reach by name (sidecars.py), e.g. httpbin
 
 
 def test_arguments(spec: EnvSpec, files: list[str]) -> list[str]:
@@ -160,6 +161,10 @@ def _spec(repo: str, version: str, body: dict[str, Any], where: str) -> EnvSpec:
         raise UserError(f"{where}: 'test_cmd' is empty")
     if not _PYTHON.match(body["python"]):
         raise UserError(f"{where}: 'python' must look like \"3.11\", got {body['python']!r}")
+    if body.get("sidecars"):
+        from evalharness.sidecars import check_names
+
+        check_names(body["sidecars"], where)
     directives = body.get("test_directives", "files")
     if directives not in TEST_DIRECTIVES:
         raise UserError(f"{where}: 'test_directives' must be one of {list(TEST_DIRECTIVES)}, got {directives!r}")
@@ -177,4 +182,5 @@ def _spec(repo: str, version: str, body: dict[str, Any], where: str) -> EnvSpec:
         pre_install=tuple(body.get("pre_install", ())),
         eval_commands=tuple(body.get("eval_commands", ())),
         test_directives=directives,
+        sidecars=tuple(body.get("sidecars", ())),
     )

@@ -128,7 +128,9 @@ REPOS: dict[str, dict] = {
         log_parser="seaborn", test_cmd="pytest --no-header -rA", install=["python -m pip install -e .[dev]"],
     ),
     "pallets/flask": dict(log_parser="flask", test_cmd=PYTEST, install=[PIP_E]),
-    "psf/requests": dict(log_parser="requests", test_cmd=PYTEST, install=["python -m pip install ."]),
+    # Its tests send real requests to httpbin.org: a local httpbin answers under that name.
+    "psf/requests": dict(log_parser="requests", test_cmd=PYTEST, install=["python -m pip install ."],
+                         sidecars=["httpbin"]),
     # ecCodes: the C library behind cfgrib (conda's eccodes); without it cfgrib's import fails.
     # The exported environment is conda's (dask 2024, distributed, dask-expr, iris,
     # pytest-env) with SWE-bench's pip pins on top (dask 2022.8.1, numpy 1.23.0, pandas
@@ -904,7 +906,7 @@ PINS.update({
 
 LIST_FIELDS = ("apt", "pip", "pre_install", "install", "eval_commands")
 FIELD_ORDER = ("python", "apt", "pip", "pre_install", "install", "eval_commands",
-               "test_cmd", "test_directives", "log_parser", "env", "test_timeout")
+               "test_cmd", "test_directives", "log_parser", "env", "test_timeout", "sidecars")
 
 
 def _name(requirement: str) -> str:

@@ -179,6 +179,12 @@ class TestScorer:
                 f"the test command exited with code {test_exit} although its log shows no failure; "
                 "the log is not trusted"
             )
+        if not result.resolved and result.error is None and (verdict.f2p_failed or verdict.p2p_failed):
+            needs = needs_network(output)
+            if needs:
+                result.error = (f"needs network: {len(verdict.f2p_failed) + len(verdict.p2p_failed)} listed test(s) "
+                                f"failed and the tests could not reach the network ({needs}); the official "
+                                "harness runs them online")
         if self.flaky_policy == FLAKY_FLAG and result.flaky_tests:
             result.flaky_failed = [t for t in verdict.f2p_failed + verdict.p2p_failed if t in flaky]
             if result.flaky_failed and result.error is None:
@@ -204,6 +210,20 @@ class TestScorer:
             f2p = [t for t in f2p if t not in flaky]
             p2p = [t for t in p2p if t not in flaky]
         return f2p, p2p, flaky
+
+
+# How a test that needed the internet fails in a container without one (or with only sidecars):
+# name resolution, no route, a connection or a connect timeout refused by the sandbox.
+_NO_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|No address associated with hostname"
+    r"|Network is unreachable|nodename nor servname|getaddrinfo failed|NameResolutionError"
+    r"|Failed to establish a new connection|ConnectTimeout(?:Error)?\b|Max retries exceeded with url")
+
+
+def needs_network(output: str) -> str | None:
+    """The first sign in a test log that tests tried to reach a network they had not, or None."""
+    found = _NO_NETWORK.search(output)
+    return found.group(0) if found else None
 
 
 def _fill_counts(result: ScoreResult, f2p: Sequence[str], p2p: Sequence[str]):

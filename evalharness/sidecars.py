@@ -1,0 +1,124 @@
+"""Local services a repo's tests expect on the network, without the internet.
+
+The official harness runs tests with network, so psf/requests' tests reach the real
+httpbin.org; offline they fail whatever the patch. A spec names the sidecars its tests need
+(`sidecars = ["httpbin"]`): each runs in a container of its own on an internal Docker network
+made for one test run, under the host names the tests use (`httpbin.org`), and the test
+container joins only that network. An internal network has no route out, so the tests reach
+the sidecars and nothing else; every other run keeps `network_mode: none`.
+
+The sidecar's image is a layer on the harness's base image (its Python, its CA bundle),
+built once and cached like every other layer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+
+from evalharness.errors import EnvBuildError, UserError
+from evalharness.images import LABEL, PIP_BUILD_ARGS, ImageBuilder, content_hash
+
+HEALTH_TIMEOUT = 60.0  # seconds a sidecar has to answer after it starts
+
+
+@dataclass(frozen=True)
+class SidecarSpec:
+    """A service: what its image installs, how it starts, the names tests reach it by."""
+
+    name: str
+    hostnames: tuple[str, ...]
+    port: int
+    pip: tuple[str, ...]
+    command: tuple[str, ...]
+    health_path: str = "/"
+    python: str = "3.11"
+
+
+SIDECARS: dict[str, SidecarSpec] = {
+    # The PyPI httpbin (the app behind httpbin.org) under gunicorn, on port 80 as httpbin.org
+    # serves it over plain HTTP (requests' tests default to HTTPBIN_URL=http://httpbin.org/).
+    "httpbin": SidecarSpec(
+        name="httpbin", hostnames=("httpbin.org", "www.httpbin.org", "httpbin"), port=80,
+        pip=("httpbin==0.10.2", "flask==2.3.3", "werkzeug==2.3.8", "gunicorn==23.0.0"),
+        command=("gunicorn", "--bind", "0.0.0.0:80", "--workers", "4", "--access-logfile", "-", "httpbin:app"),
+        health_path="/get",
+    ),
+}
+
+
+def check_names(names: Sequence[str], where: str) -> None:
+    unknown = [n for n in names if n not in SIDECARS]
+    if unknown:
+        raise UserError(f"{where}: unknown sidecar(s) {unknown}; known: {sorted(SIDECARS)}")
+
+
+def sidecar_image(builder: ImageBuilder, spec: SidecarSpec, sink: Callable[[str], None]) -> str:
+    base = builder.base_image(spec.python, sink)
+    dockerfile = "\n".join([
+        f"FROM {base}",
+        *[f"ARG {k}" for k in PIP_BUILD_ARGS],
+        "RUN pip install -q " + " ".join(spec.pip),
+    ]) + "\n"
+    tag = f"evalharness-sidecar:{spec.name}-{content_hash(dockerfile)[:12]}"
+    return builder.layer_image(tag, dockerfile, sink, "sidecar")
+
+
+@contextmanager
+def sidecar_network(client: docker.DockerClient, builder: ImageBuilder, names: Sequence[str], *, run_id: str,
+                    instance_id: str, sandbox: dict, sink: Callable[[str], None]) -> Iterator[str | None]:
+    """The name of an internal network with `names` running on it (None when there are none);
+    the network and its sidecars are removed on exit, however it ends."""
+    if not names:
+        yield None
+        return
+    specs = [SIDECARS[n] for n in names]
+    images = [sidecar_image(builder, spec, sink) for spec in specs]  # EnvBuildError: the instance's env failed
+    labels = {LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": "sidecar"}
+    network = client.networks.create(f"evalharness-net-{secrets.token_hex(6)}", driver="bridge", internal=True,
+                                     labels=labels, check_duplicate=True)
+    containers = []
+    try:
+        options = {k: v for k, v in sandbox.items() if k != "network_mode"}
+        for spec, image in zip(specs, images):
+            container = client.containers.create(
+                image, command=list(spec.command), init=True, labels=labels, network=network.name,
+                networking_config={network.name: client.api.create_endpoint_config(aliases=list(spec.hostnames))},
+                **options)
+            containers.append(container)
+            container.start()
+        for spec, container in zip(specs, containers):
+            _await_health(container, spec)
+            sink(f"sidecar {spec.name} answers on {', '.join(spec.hostnames)}:{spec.port}")
+        yield network.name
+    finally:
+        for container in containers:
+            try:
+                container.remove(force=True)
+            except docker.errors.DockerException:
+                pass
+        try:
+            network.remove()
+        except docker.errors.DockerException:
+            pass
+
+
+def _await_health(container, spec: SidecarSpec) -> None:
+    probe = ("import sys, urllib.request\n"
+             f"urllib.request.urlopen('http://127.0.0.1:{spec.port}{spec.health_path}', timeout=2)\n")
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while True:
+        result = container.exec_run(["python", "-c", probe])
+        if result.exit_code == 0:
+            return
+        container.reload()
+        if container.status != "running" or time.monotonic() > deadline:
+            logs = container.logs(tail=20).decode("utf-8", "replace")
+            raise EnvBuildError(f"sidecar {spec.name} did not answer within {HEALTH_TIMEOUT:g}s: {logs[-500:]}")
+        time.sleep(0.5)
