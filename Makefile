@@ -26,7 +26,8 @@ docker:
 chromium:
 	@scripts/chromium-up
 
-## make eval [MODEL=name] [DATASET=builtin|verified|file] [WORKERS=n] [ARGS="--slice 0:5"]
+## make eval [MODEL=name] [AGENT=llm|qwen-code|mini-swe-agent|claude-code|gold|empty]
+##           [DATASET=builtin|verified|file] [WORKERS=n] [ARGS="--slice 0:5"]
 eval: install
 	@$(if $(MODEL),$(BIN)/evalharness models --check $(MODEL),true)
 	@scripts/docker-up
@@ -40,12 +41,13 @@ test: install docker chromium
 test-unit: install
 	$(BIN)/pytest -q -m "not docker" $(PYTEST_ARGS)
 
-## speed figures (printed as markdown tables): shell session vs docker exec; agent throughput at
+## speed figures (printed as markdown tables): shell session vs docker exec; the model gateway's
+## overhead per request vs calling the model directly; agent throughput at
 ## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~16 min; BENCH_ARGS="--concurrency 1,8")
 bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
-	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.bench_gateway
+	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
 
 ## the leaderboard site over every run in reports/ (open reports/site/index.html)
 report: install
