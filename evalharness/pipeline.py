@@ -342,8 +342,10 @@ class InstancePipeline:
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
             sandbox = sandbox_options(self.client, self.config.limits)
             with sidecar_network(self.client, self.builder, spec.sidecars, run_id=self.config.run_id,
-                                 instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as network, \
-                    self._container(task, image, "eval", hits, network=network) as env:
+                                 instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
+                    self._container(task, image, "eval", hits, network=sidecars and sidecars.name) as env:
+                if sidecars:
+                    sidecars.trust(env)
                 score = self.scorer.score(task, result.patch, env, spec)
         record.status = score.status.value
         record.resolved = score.resolved

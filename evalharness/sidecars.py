@@ -14,6 +14,7 @@ built once and cached like every other layer.
 from __future__ import annotations
 
 import secrets
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,15 +23,22 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
+from evalharness.environment import Environment
 from evalharness.errors import EnvBuildError, UserError
 from evalharness.images import LABEL, PIP_BUILD_ARGS, ImageBuilder, content_hash
 
 HEALTH_TIMEOUT = 60.0  # seconds a sidecar has to answer after it starts
 
 
+SIDECAR_CA = "/opt/evalharness-sidecar/ca.pem"  # in the sidecar image: the CA its TLS certificate is from
+SIDECAR_CERT = "/opt/evalharness-sidecar/server.pem"  # its key and certificate chain, for its host names
+
+
 @dataclass(frozen=True)
 class SidecarSpec:
-    """A service: what its image installs, how it starts, the names tests reach it by."""
+    """A service: what its image installs, how it starts, the names tests reach it by. With
+    `tls`, the image holds a test CA (made by trustme at build time) and a certificate for the
+    host names, which `command` serves on 443; the test container is told to trust that CA."""
 
     name: str
     hostnames: tuple[str, ...]
@@ -39,6 +47,7 @@ class SidecarSpec:
     command: tuple[str, ...]
     health_path: str = "/"
     python: str = "3.11"
+    tls: bool = False
 
 
 SIDECARS: dict[str, SidecarSpec] = {
@@ -46,9 +55,12 @@ SIDECARS: dict[str, SidecarSpec] = {
     # serves it over plain HTTP (requests' tests default to HTTPBIN_URL=http://httpbin.org/).
     "httpbin": SidecarSpec(
         name="httpbin", hostnames=("httpbin.org", "www.httpbin.org", "httpbin"), port=80,
-        pip=("httpbin==0.10.2", "flask==2.3.3", "werkzeug==2.3.8", "gunicorn==23.0.0"),
-        command=("gunicorn", "--bind", "0.0.0.0:80", "--workers", "4", "--access-logfile", "-", "httpbin:app"),
-        health_path="/get",
+        pip=("httpbin==0.10.2", "flask==2.3.3", "werkzeug==2.3.8", "gunicorn==23.0.0", "trustme==1.2.1"),
+        # plain HTTP on 80 and HTTPS on 443 (requests' tests use both), from one app
+        command=("sh", "-c", f"gunicorn --bind 0.0.0.0:443 --workers 2 --certfile {SIDECAR_CERT} "
+                             f"--keyfile {SIDECAR_CERT} httpbin:app & "
+                             "exec gunicorn --bind 0.0.0.0:80 --workers 2 --access-logfile - httpbin:app"),
+        health_path="/get", tls=True,
     ),
 }
 
@@ -61,20 +73,46 @@ def check_names(names: Sequence[str], where: str) -> None:
 
 def sidecar_image(builder: ImageBuilder, spec: SidecarSpec, sink: Callable[[str], None]) -> str:
     base = builder.base_image(spec.python, sink)
+    certs = ("import trustme; ca = trustme.CA(); "
+             f"cert = ca.issue_cert({', '.join(repr(h) for h in spec.hostnames)}); "
+             f"ca.cert_pem.write_to_path({SIDECAR_CA!r}); cert.private_key_and_cert_chain_pem.write_to_path({SIDECAR_CERT!r})")
     dockerfile = "\n".join([
         f"FROM {base}",
         *[f"ARG {k}" for k in PIP_BUILD_ARGS],
         "RUN pip install -q " + " ".join(spec.pip),
+        *([f"RUN mkdir -p {SIDECAR_CA.rsplit('/', 1)[0]} && python -c {shlex.quote(certs)}"] if spec.tls else []),
     ]) + "\n"
     tag = f"evalharness-sidecar:{spec.name}-{content_hash(dockerfile)[:12]}"
     return builder.layer_image(tag, dockerfile, sink, "sidecar")
 
 
+@dataclass(frozen=True)
+class SidecarNetwork:
+    """Where a test run's sidecars are: the network to join, and the CAs of those serving TLS."""
+
+    name: str
+    ca_pem: str = ""
+
+    def trust(self, env: Environment) -> None:
+        """Make the test container trust the sidecars' CA: appended to the system bundle, the
+        bundles REQUESTS_CA_BUNDLE / SSL_CERT_FILE name, and certifi's where it is installed."""
+        if not self.ca_pem:
+            return
+        env.write_file(_CA_IN_TEST, self.ca_pem)
+        env.exec(
+            "for f in $(printf '%s\\n' /etc/ssl/certs/ca-certificates.crt \"$REQUESTS_CA_BUNDLE\" \"$SSL_CERT_FILE\" "
+            "\"$(python -c 'import certifi; print(certifi.where())' 2>/dev/null)\" | sort -u); do "
+            f"[ -f \"$f\" ] && cat {_CA_IN_TEST} >> \"$f\"; done; true", timeout=60)
+
+
+_CA_IN_TEST = "/tmp/evalharness-sidecar-ca.pem"
+
+
 @contextmanager
 def sidecar_network(client: docker.DockerClient, builder: ImageBuilder, names: Sequence[str], *, run_id: str,
-                    instance_id: str, sandbox: dict, sink: Callable[[str], None]) -> Iterator[str | None]:
-    """The name of an internal network with `names` running on it (None when there are none);
-    the network and its sidecars are removed on exit, however it ends."""
+                    instance_id: str, sandbox: dict, sink: Callable[[str], None]) -> Iterator[SidecarNetwork | None]:
+    """An internal network with `names` running on it (None when there are none); the network
+    and its sidecars are removed on exit, however it ends."""
     if not names:
         yield None
         return
@@ -93,10 +131,13 @@ def sidecar_network(client: docker.DockerClient, builder: ImageBuilder, names: S
                 **options)
             containers.append(container)
             container.start()
+        cas = []
         for spec, container in zip(specs, containers):
             _await_health(container, spec)
-            sink(f"sidecar {spec.name} answers on {', '.join(spec.hostnames)}:{spec.port}")
-        yield network.name
+            sink(f"sidecar {spec.name} answers on {', '.join(spec.hostnames)}:{spec.port}{' and 443' if spec.tls else ''}")
+            if spec.tls:
+                cas.append(container.exec_run(["cat", SIDECAR_CA]).output.decode())
+        yield SidecarNetwork(network.name, "".join(cas))
     finally:
         for container in containers:
             try:

@@ -282,6 +282,9 @@ class FakeEngine:
             self.sweeps += 1
             return [{"Id": cid} for cid in sorted(self.running)]
 
+    def networks(self, filters=None):  # a run without sidecars has no networks to sweep
+        return []
+
     def remove_container(self, cid, force=False, v=False):
         with self.lock:
             self.running.discard(cid)

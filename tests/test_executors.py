@@ -36,7 +36,7 @@ class FakePipeline:
 
     def __init__(self, agent_seconds: float = 0.05):
         self.config = RunConfig(run_id="r", dataset="d", agent="a")
-        self.client = SimpleNamespace(api=SimpleNamespace(containers=lambda **_: []))  # no containers to sweep
+        self.client = SimpleNamespace(api=SimpleNamespace(containers=lambda **_: [], networks=lambda **_: []))  # nothing to sweep
         self.gates = PhaseGates()
         self.sessions, self.evals = Peak(), Peak()
         self.agent_seconds = agent_seconds

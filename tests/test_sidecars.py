@@ -70,6 +70,8 @@ def test_httpbin_answers_as_httpbin_org_and_nothing_else_is_reachable(docker_cli
              "body = json.load(urllib.request.urlopen('http://httpbin.org/get?x=1', timeout=10))\n"
              "print('args', body['args'], 'host', body['headers']['Host'])\n"
              "code = urllib.request.urlopen('http://httpbin.org/status/418', timeout=10)\n")
+    https = ("import json, urllib.request\n"
+             "print('https url', json.load(urllib.request.urlopen('https://httpbin.org/get', timeout=10))['url'])\n")
     outside = ("import socket\n"
                "for host in ('1.1.1.1', 'deb.debian.org'):\n"
                "    try:\n"
@@ -78,12 +80,17 @@ def test_httpbin_answers_as_httpbin_org_and_nothing_else_is_reachable(docker_cli
                "        print('unreachable', host, type(exc).__name__)\n")
     try:
         with sidecar_network(docker_client, builder, ["httpbin"], run_id=run_id, instance_id="i-1",
-                             sandbox=sandbox_options(docker_client, limits), sink=lines.append) as network, \
+                             sandbox=sandbox_options(docker_client, limits), sink=lines.append) as sidecars, \
                 running_container(docker_client, base, run_id=run_id, instance_id="i-1", purpose="eval",
-                                  limits=limits, network=network) as env:
-            assert network and docker_client.networks.get(network).attrs["Internal"] is True
+                                  limits=limits, network=sidecars.name) as env:
+            assert docker_client.networks.get(sidecars.name).attrs["Internal"] is True
+            before = env.exec(f"python -c {shlex.quote(https)} 2>&1", timeout=60).output
+            assert "CERTIFICATE_VERIFY_FAILED" in before, before  # a certificate nobody trusts yet
+            sidecars.trust(env)
             got = env.exec(f"python -c {shlex.quote(probe)} 2>&1", timeout=60).output
             assert "args {'x': '1'} host httpbin.org" in got and "HTTP Error 418" in got, got
+            secure = env.exec(f"python -c {shlex.quote(https)} 2>&1", timeout=60).output
+            assert "https url https://httpbin.org/get" in secure, secure
             away = env.exec(f"python -c {shlex.quote(outside)}", timeout=60).output
             assert "REACHED" not in away and away.count("unreachable") == 2, away
         assert any("sidecar httpbin answers on httpbin.org" in line for line in lines)
