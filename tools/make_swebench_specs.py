@@ -203,7 +203,9 @@ VERSIONS: dict[str, dict[str, dict]] = {
     "pydata/xarray": {v: dict(python="3.10", pins=f"xarray-{v}") for v in ("0.12", "2022.03", "2022.06", "2022.09")},
     "pylint-dev/pylint": {
         "2.9": dict(PY39, pins="pylint-2.9"),
-        "2.10": dict(PY39, pins="pylint-2.10"),
+        # appdirs: pylint-dev__pylint-4661's gold patch adds it to install_requires; the
+        # exported environment predates it (2.9's has it), and the eval's re-install is offline.
+        "2.10": dict(PY39, pins="pylint-2.10", pin=["appdirs==1.4.4"]),
         # Lite only: the environment of 2.14 with the pins of 2.13's requirements files.
         "2.13": dict(PY39, pins="pylint-2.14", pin=[
             "astroid==2.11.3", "black==22.3.0", "flake8==4.0.1", "flake8-typing-imports==1.12.0",
