@@ -69,6 +69,10 @@ class ModelConfig:
     extra_body: Mapping[str, Any] = field(default_factory=dict)  # more server-specific fields
     request_timeout: float = 600.0
     serve: ServeConfig | None = None  # how to launch it locally, if it can be
+    # The same model's Anthropic-compatible endpoint (Messages API), as ANTHROPIC_BASE_URL takes
+    # it: without /v1 (the gateway appends /v1/messages). "" = none; CLI agents that speak the
+    # Anthropic API (claude-code) need it.
+    anthropic_base_url: str = ""
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """USD, at the registry's flat per-million prices (no tiers, no cache discounts)."""
@@ -300,6 +304,8 @@ def _build(name: str, merged: Mapping[str, dict], source: str) -> ModelConfig:
         values[key] = None
     config = ModelConfig(**values)
     _check_base_url(config.base_url, where)
+    if config.anthropic_base_url:
+        _check_base_url(config.anthropic_base_url, where, "anthropic_base_url")
     _check_tool_mode(config.tool_mode, where)
     for key in ("context_window",):
         if config.context_window <= 0:
@@ -355,9 +361,9 @@ def _typed(key: str, value: Any, annotation: str, where: str) -> Any:
     raise UserError(f"{where}: {key} must be {expected}, got {value!r}")
 
 
-def _check_base_url(url: str, where: str) -> None:
+def _check_base_url(url: str, where: str, key: str = "base_url") -> None:
     if not url.startswith(("http://", "https://")):
-        raise UserError(f"{where}: base_url must start with http:// or https://, got {url!r}")
+        raise UserError(f"{where}: {key} must start with http:// or https://, got {url!r}")
 
 
 def _check_tool_mode(mode: str, where: str) -> None:
