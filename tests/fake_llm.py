@@ -1,4 +1,5 @@
-"""A real HTTP server that speaks the chat-completions protocol and replays scripted replies.
+"""A real HTTP server that speaks the chat-completions protocol (and Anthropic's Messages API)
+and replays scripted replies.
 
 Tests and benchmarks point the real client (the `openai` SDK over real sockets) at it, so
 retries, timeouts and dropped connections are exercised for real, with no internet.
@@ -18,6 +19,15 @@ and then its arguments in pieces, a chunk with the finish_reason, a usage chunk 
 choices when `stream_options.include_usage` was asked, then `data: [DONE]`. `Reply.chunk_delay`
 spaces the chunks; `Reply.stream_drop_after` drops the connection after that many events.
 `aborted_streams` counts streams whose client went away before the end.
+
+`POST /v1/messages` (Anthropic's Messages API; `anthropic_base_url` is the server's root)
+answers from the same replies: the content as a `text` block, each tool call as a `tool_use`
+block (id `toolu_<request>_<i>`, its arguments as `input`), the usage as input/output tokens
+(plus `Reply.cache_read_tokens` / `cache_creation_tokens`), stop_reason `tool_use` or
+`end_turn`; errors as Anthropic error objects. Streamed as Anthropic streams: message_start
+(input usage), ping, per block content_block_start / _delta (text_delta or input_json_delta
+pieces) / _stop, message_delta (stop reason, output usage), message_stop; each event as an
+`event:` line and a `data:` line.
 
 Standalone (the `vllm` stand-in in tests/test_serve.py runs it this way):
     python tests/fake_llm.py --port 8000 --model Qwen/Qwen3-Coder-30B-A3B-Instruct
@@ -61,6 +71,8 @@ class Reply:
     include_usage: bool = True  # False: no `usage` in the response (some servers omit it)
     chunk_delay: float = 0.0  # streaming: seconds between two events
     stream_drop_after: int | None = None  # streaming: drop the connection after this many events
+    cache_read_tokens: int = 0  # Anthropic usage: cache_read_input_tokens
+    cache_creation_tokens: int = 0  # Anthropic usage: cache_creation_input_tokens
 
 
 Script = Sequence[Reply] | Callable[[dict], Reply]
@@ -91,6 +103,7 @@ class FakeLLM:
         self.latency = latency
         self.requests: list[dict] = []
         self.request_headers: list[Headers] = []
+        self.request_paths: list[str] = []  # each request's path and query, as sent
         self.aborted_streams = 0
         self._script = script if callable(script) else list(script)
         self._next = 0
@@ -105,6 +118,11 @@ class FakeLLM:
     @property
     def base_url(self) -> str:
         return f"http://{self._httpd.server_address[0]}:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The root, as ANTHROPIC_BASE_URL takes it (the client appends /v1/messages)."""
+        return f"http://{self._httpd.server_address[0]}:{self.port}"
 
     def start(self) -> FakeLLM:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -129,11 +147,12 @@ class FakeLLM:
         self._httpd.serve_forever(poll_interval=0.2)
 
     # -- called from handler threads ---------------------------------------------------------
-    def _record_and_pick(self, request: dict, headers: Headers) -> tuple[int, Reply | None]:
+    def _record_and_pick(self, request: dict, headers: Headers, path: str = "") -> tuple[int, Reply | None]:
         """(1-based request number, the reply; None when the script is exhausted)."""
         with self._lock:
             self.requests.append(request)
             self.request_headers.append(headers)
+            self.request_paths.append(path)
             number = len(self.requests)
             if callable(self._script):
                 script = self._script
@@ -172,17 +191,18 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            api = _APIS.get(self.path.split("?", 1)[0].rstrip("/"))
+            if api is None:
                 self._send_json(404, _error(f"no route POST {self.path}", "not_found"))
                 return
             try:
                 request = json.loads(raw or b"{}")
             except json.JSONDecodeError as exc:
-                self._send_json(400, _error(f"request body is not JSON: {exc}", "invalid_request_error"))
+                self._send_json(400, api.error(f"request body is not JSON: {exc}", "invalid_request_error"))
                 return
-            number, reply = fake._record_and_pick(request, Headers(self.headers.items()))
+            number, reply = fake._record_and_pick(request, Headers(self.headers.items()), self.path)
             if reply is None:
-                self._send_json(500, _error(fake._exhausted_message(number), "script_exhausted"),
+                self._send_json(500, api.error(fake._exhausted_message(number), "script_exhausted"),
                                 {"x-should-retry": "false"})
                 return
             wait = reply.delay + fake.latency
@@ -196,14 +216,14 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     pass
                 return
             if reply.status != 200:
-                body = reply.body if reply.body is not None else _error(
+                body = reply.body if reply.body is not None else api.error(
                     f"fake error {reply.status}", "server_error" if reply.status >= 500 else "invalid_request_error")
                 self._send_json(reply.status, body, reply.headers)
                 return
             if request.get("stream"):
-                self._stream(_sse_events(request, reply, fake, number), reply)
+                self._stream(api.events(request, reply, fake, number), reply)
                 return
-            self._send_json(200, _completion(request, reply, fake, number), reply.headers)
+            self._send_json(200, api.whole(request, reply, fake, number), reply.headers)
 
         def _stream(self, events: list[bytes], reply: Reply) -> None:
             self.send_response(200)
@@ -312,6 +332,80 @@ def _sse_events(request: dict, reply: Reply, fake: Any, number: int) -> list[byt
     return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
+def _anthropic_error(message: str, type_: str) -> dict:
+    kind = {"server_error": "api_error", "not_found": "not_found_error"}.get(type_, type_)
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def _anthropic_message(request: dict, reply: Reply, fake: Any, number: int) -> dict:
+    """A Messages API answer (a `message` object) for `reply`."""
+    content: list[dict[str, Any]] = []
+    if reply.content:
+        content.append({"type": "text", "text": reply.content})
+    for i, (name, arguments) in enumerate(reply.tool_calls):  # a str stays a str: malformed input
+        content.append({"type": "tool_use", "id": f"toolu_{number}_{i}", "name": name, "input": arguments})
+    prompt = reply.prompt_tokens
+    if prompt is None:
+        prompt = max(1, len(json.dumps([request.get("system"), request.get("messages", [])])) // 4)
+    completion = reply.completion_tokens
+    if completion is None:
+        completion = max(1, len(json.dumps(content)) // 4)
+    body: dict[str, Any] = {
+        "id": f"msg_fake_{number}", "type": "message", "role": "assistant",
+        "model": request.get("model", fake.model), "content": content,
+        "stop_reason": reply.finish_reason or ("tool_use" if reply.tool_calls else "end_turn"),
+        "stop_sequence": None,
+    }
+    if reply.include_usage:
+        body["usage"] = {"input_tokens": prompt, "output_tokens": completion,
+                         "cache_creation_input_tokens": reply.cache_creation_tokens,
+                         "cache_read_input_tokens": reply.cache_read_tokens}
+    return body
+
+
+def _anthropic_events(request: dict, reply: Reply, fake: Any, number: int) -> list[bytes]:
+    """The streamed form of `_anthropic_message`: its SSE events, message_stop last."""
+    full = _anthropic_message(request, reply, fake, number)
+    usage = full.get("usage")
+    start = {**full, "content": [], "stop_reason": None}
+    if usage:
+        start["usage"] = {**usage, "output_tokens": 1}
+    events: list[tuple[str, dict]] = [("message_start", {"type": "message_start", "message": start}),
+                                      ("ping", {"type": "ping"})]
+    for index, block in enumerate(full["content"]):
+        if block["type"] == "text":
+            opened = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+        else:
+            opened = {**block, "input": {}}
+            raw = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])
+            deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _pieces(raw)]
+        events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                               "content_block": opened}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                   for delta in deltas]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": full["stop_reason"],
+                                                                "stop_sequence": None}}
+    if usage:
+        delta["usage"] = {"output_tokens": usage["output_tokens"]}
+    events += [("message_delta", delta), ("message_stop", {"type": "message_stop"})]
+    return [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
+
+
+@dataclass(frozen=True)
+class _API:
+    """How one route answers: a whole response, its streamed events, an error object."""
+
+    whole: Callable[[dict, Reply, Any, int], dict]
+    events: Callable[[dict, Reply, Any, int], list[bytes]]
+    error: Callable[[str, str], dict]
+
+
+_APIS = {"/v1/chat/completions": _API(_completion, _sse_events, _error),
+         "/v1/messages": _API(_anthropic_message, _anthropic_events, _anthropic_error)}
+
+
 def agent_script(turns: int, command: str = "echo step {turn} && ls | head -3", *,
                  prompt_tokens: int | None = 1000, completion_tokens: int | None = 50) -> Callable[[dict], Reply]:
     """A model that calls `bash` with `command` (formatted with `turn`, 0-based) on its first
@@ -344,6 +438,7 @@ class AsyncFakeLLM:
         self.record = record
         self.requests: list[dict] = []
         self.request_headers: list[Headers] = []
+        self.request_paths: list[str] = []
         self.served = 0
         self.aborted_streams = 0
         self._script = script if callable(script) else list(script)
@@ -356,6 +451,7 @@ class AsyncFakeLLM:
 
     port = property(lambda self: self._sock.getsockname()[1])
     base_url = property(lambda self: f"http://{self._sock.getsockname()[0]}:{self.port}/v1")
+    anthropic_base_url = property(lambda self: f"http://{self._sock.getsockname()[0]}:{self.port}")
 
     def serve_forever(self) -> None:
         asyncio.run(self._main())
@@ -374,9 +470,9 @@ class AsyncFakeLLM:
         async with server:
             await self._stop.wait()
 
-    def _record_and_pick(self, request: dict, headers: Headers) -> tuple[int, Reply | None]:
+    def _record_and_pick(self, request: dict, headers: Headers, path: str = "") -> tuple[int, Reply | None]:
         if self.record:
-            return FakeLLM._record_and_pick(self, request, headers)  # type: ignore[arg-type]
+            return FakeLLM._record_and_pick(self, request, headers, path)  # type: ignore[arg-type]
         self.served += 1
         if callable(self._script):
             return self.served, self._script(request)
@@ -422,15 +518,16 @@ class AsyncFakeLLM:
                 return await _write(writer, 200, {"object": "list", "data": [
                     {"id": self.model, "object": "model", "created": 0, "owned_by": "fake-llm"}]})
             return await _write(writer, 404, _error(f"no route GET {path}", "not_found"))
-        if method != "POST" or route != "/v1/chat/completions":
+        api = _APIS.get(route)
+        if method != "POST" or api is None:
             return await _write(writer, 404, _error(f"no route {method} {path}", "not_found"))
         try:
             request = json.loads(raw or b"{}")
         except json.JSONDecodeError as exc:
-            return await _write(writer, 400, _error(f"request body is not JSON: {exc}", "invalid_request_error"))
-        number, reply = self._record_and_pick(request, headers)
+            return await _write(writer, 400, api.error(f"request body is not JSON: {exc}", "invalid_request_error"))
+        number, reply = self._record_and_pick(request, headers, path)
         if reply is None:
-            return await _write(writer, 500, _error(self._exhausted_message(number), "script_exhausted"),
+            return await _write(writer, 500, api.error(self._exhausted_message(number), "script_exhausted"),
                                 {"x-should-retry": "false"})
         wait = reply.delay + self.latency
         if wait > 0:
@@ -439,12 +536,12 @@ class AsyncFakeLLM:
             writer.transport.abort()
             return False
         if reply.status != 200:
-            body = reply.body if reply.body is not None else _error(
+            body = reply.body if reply.body is not None else api.error(
                 f"fake error {reply.status}", "server_error" if reply.status >= 500 else "invalid_request_error")
             return await _write(writer, reply.status, body, reply.headers)
         if request.get("stream"):
-            return await self._stream(writer, _sse_events(request, reply, self, number), reply)
-        return await _write(writer, 200, _completion(request, reply, self, number), reply.headers)  # type: ignore[arg-type]
+            return await self._stream(writer, api.events(request, reply, self, number), reply)
+        return await _write(writer, 200, api.whole(request, reply, self, number), reply.headers)
 
     async def _stream(self, writer: asyncio.StreamWriter, events: list[bytes], reply: Reply) -> bool:
         head = ["HTTP/1.1 200 OK"] + [f"{k}: {v}" for k, v in {**_SSE_HEADERS, **reply.headers}.items()]

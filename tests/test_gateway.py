@@ -19,12 +19,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from fake_llm import AsyncFakeLLM, FakeLLM, Reply
 
 from evalharness import gateway as gateway_module
 from evalharness.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME, GatewaySession, ModelGateway
+from evalharness.errors import UserError
 from evalharness.models import ModelConfig, ModelRegistry
 from evalharness.ratelimit import RequestLimiter
 
@@ -45,7 +47,8 @@ class Sleeps(list):
 
 
 def config_for(server: FakeLLM | AsyncFakeLLM, **changes) -> ModelConfig:
-    """The packaged qwen3-coder entry (sampling, prices), pointed at the fake server."""
+    """The packaged qwen3-coder entry (sampling, prices), both its endpoints pointed at the fake server."""
+    changes = {"anthropic_base_url": server.anthropic_base_url, **changes}
     return replace(ModelRegistry.load(environ={}).get("qwen3-coder"), base_url=server.base_url, **changes)
 
 
@@ -596,3 +599,248 @@ def test_no_temporary_files_are_left(short_root):
                 chat(client)
             gateway.open_session("b")  # left open: the gateway closes it
     assert list(short_root.iterdir()) == []
+
+
+# ---- the Anthropic Messages API (Claude Code's) ------------------------------------------------------
+SYSTEM = [{"type": "text", "text": "You fix bugs.", "cache_control": {"type": "ephemeral"}}]
+PROMPT = [{"role": "user", "content": "Fix it."}]
+BASH_TOOL = {"name": "Bash", "description": "Run a command",
+             "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}
+
+
+def anthropic_sdk(session: GatewaySession, *, header: str = "x-api-key", token: str | None = None,
+                  **kw) -> anthropic.Anthropic:
+    """The official SDK as Claude Code uses it, over the session's socket: the token as
+    `x-api-key` (ANTHROPIC_API_KEY) or as `Authorization: Bearer` (ANTHROPIC_AUTH_TOKEN)."""
+    token = session.token if token is None else token
+    auth = {"api_key": token} if header == "x-api-key" else {"auth_token": token, "api_key": None}
+    transport = httpx.HTTPTransport(uds=str(session.directory / SOCKET_NAME))
+    return anthropic.Anthropic(base_url="http://gateway", max_retries=0,
+                               http_client=httpx.Client(transport=transport, timeout=30), **auth, **kw)
+
+
+def messages(client: httpx.Client, history=PROMPT, **body) -> httpx.Response:
+    """A raw Messages request on http_client's connection (its Bearer token)."""
+    return client.post("http://gateway/v1/messages", json={"model": "claude-whatever", "max_tokens": 100,
+                                                          "system": SYSTEM, "messages": history, **body})
+
+
+def test_anthropic_messages_take_the_token_as_x_api_key_or_bearer_and_send_the_real_key_both_ways():
+    with FakeLLM([Reply("one"), Reply("two"), Reply("three")]) as server, gateway_session(server) as (_, session):
+        by_key = anthropic_sdk(session, header="x-api-key")
+        by_bearer = anthropic_sdk(session, header="bearer")
+        first = by_key.messages.create(model="claude-x", max_tokens=50, messages=PROMPT)
+        second = by_bearer.messages.create(model="claude-x", max_tokens=50, messages=PROMPT)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(session.directory / SOCKET_NAME))) as raw:
+            third = raw.post("http://gateway/v1/messages?beta=true",  # as Claude Code's SDK asks
+                             json={"model": "claude-x", "max_tokens": 50, "messages": PROMPT},
+                             headers={"x-api-key": session.token, "anthropic-version": "2023-06-01",
+                                      "anthropic-beta": "interleaved-thinking-2025-05-14"}).json()
+        refused = []
+        for client in (anthropic_sdk(session, token="eh-not-the-token"), anthropic_sdk(session, token=KEY),
+                       anthropic_sdk(session, header="bearer", token="eh-wrong")):
+            with pytest.raises(anthropic.AuthenticationError) as caught:
+                client.messages.create(model="claude-x", max_tokens=50, messages=PROMPT)
+            refused.append(caught.value)
+    assert [first.content[0].text, second.content[0].text, third["content"][0]["text"]] == ["one", "two", "three"]
+    assert refused[0].body == {"type": "error", "error": {
+        "type": "authentication_error",
+        "message": "evalharness gateway: invalid API key (expected this session's token)"}}
+    assert len(server.requests) == 3 and session.usage.refused == 3 and session.usage.requests == 6
+    for headers in server.request_headers:  # the real key, both ways; the client's version header
+        assert headers["x-api-key"] == KEY and headers["authorization"] == f"Bearer {KEY}"
+    assert [h["anthropic-version"] for h in server.request_headers] == [
+        by_key.default_headers["anthropic-version"]] * 2 + ["2023-06-01"]
+    assert "anthropic-beta" not in server.request_headers[0]
+    assert server.request_headers[2]["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+    assert server.request_paths == ["/v1/messages", "/v1/messages", "/v1/messages?beta=true"]  # the query goes on
+    assert [line["path"] for line in session.requests_log()[:3]] == ["/v1/messages", "/v1/messages",
+                                                                    "/v1/messages?beta=true"]
+
+
+def test_anthropic_messages_get_the_registry_model_and_sampling_and_keep_the_clients_max_tokens():
+    with FakeLLM([Reply("a"), Reply("b")], model="qwen3-coder-plus") as server:
+        with gateway_session(server) as (_, session), http_client(session) as client:
+            messages(client, temperature=0.0, top_k=3, tools=[BASH_TOOL], thinking={"type": "disabled"})
+            bare = client.post("/messages", json={"model": "claude-x", "messages": PROMPT},
+                               headers={"anthropic-version": "2099-01-01"})
+    first, second = server.requests
+    assert first["model"] == "qwen3-coder-plus" and bare.json()["model"] == "qwen3-coder-plus"
+    assert (first["temperature"], first["top_p"], first["top_k"]) == (0.7, 0.8, 20)
+    assert "repetition_penalty" not in first  # not an Anthropic parameter
+    assert first["max_tokens"] == 100 and first["tools"] == [BASH_TOOL] and first["thinking"] == {"type": "disabled"}
+    assert first["system"] == SYSTEM and first["messages"] == PROMPT  # the rest as the client sent it
+    assert second["max_tokens"] == 8192  # the registry's: the client sent none
+    assert server.request_headers[1]["anthropic-version"] == "2099-01-01"
+    assert server.request_headers[0]["anthropic-version"] == "2023-06-01"  # the default, none sent
+
+
+def test_anthropic_usage_counts_cache_tokens_as_input_and_prices_it_whole_and_streamed():
+    prices = {"input_price": 2.0, "output_price": 10.0}
+    reply = Reply("ok", prompt_tokens=1000, completion_tokens=100, cache_read_tokens=500, cache_creation_tokens=200)
+    with FakeLLM([reply, reply]) as server, gateway_session(server, config_changes=prices) as (_, session):
+        sdk = anthropic_sdk(session)
+        whole = sdk.messages.create(model="x", max_tokens=50, messages=PROMPT)
+        with sdk.messages.stream(model="x", max_tokens=50, messages=PROMPT) as stream:
+            streamed = stream.get_final_message()
+    assert whole.usage.input_tokens == 1000 and streamed.usage.output_tokens == 100  # relayed as they came
+    usage = session.usage
+    assert (usage.requests, usage.prompt_tokens, usage.completion_tokens) == (2, 3400, 200)
+    assert usage.cost == pytest.approx(2 * (1700 * 2.0 + 100 * 10.0) / 1e6)
+    answers = [e for e in session.events() if e["type"] == "assistant"]
+    assert [a["usage"] for a in answers] == [{"prompt_tokens": 1700, "completion_tokens": 100}] * 2
+    assert [a["stream"] for a in answers] == [False, True]
+    assert [line["prompt_tokens"] for line in session.requests_log()] == [1700, 1700]
+
+
+def test_anthropic_streams_are_relayed_to_the_sdk_and_reassembled_for_the_record():
+    reply = Reply("Let me look.", tool_calls=[("Bash", {"command": "ls -la /testbed"}), ("Read", {"file_path": "/a"})],
+                  prompt_tokens=500, completion_tokens=40, chunk_delay=0.01)
+    with FakeLLM([reply]) as server, gateway_session(server) as (_, session):
+        with anthropic_sdk(session).messages.stream(model="x", max_tokens=50, messages=PROMPT, system=SYSTEM,
+                                                    tools=[BASH_TOOL]) as stream:
+            kinds = [event.type for event in stream]
+            final = stream.get_final_message()
+            counted = (session.usage.requests, session.usage.completion_tokens, session.events()[-1]["type"])
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop" and "content_block_delta" in kinds
+    assert counted == (1, 40, "assistant")  # message_stop was held back until the request was recorded
+    assert final.content[0].text == "Let me look."
+    assert [(b.id, b.name, b.input) for b in final.content[1:]] == [
+        ("toolu_1_0", "Bash", {"command": "ls -la /testbed"}), ("toolu_1_1", "Read", {"file_path": "/a"})]
+    assert final.stop_reason == "tool_use" and final.usage.output_tokens == 40
+    assert server.requests[0]["stream"] is True and "stream_options" not in server.requests[0]
+    (answer,) = [e for e in session.events() if e["type"] == "assistant"]
+    assert answer["content"] == "Let me look." and answer["stream"] is True and answer["finish_reason"] == "tool_use"
+    assert answer["tool_calls"] == [{"id": "toolu_1_0", "name": "Bash", "arguments": {"command": "ls -la /testbed"}},
+                                    {"id": "toolu_1_1", "name": "Read", "arguments": {"file_path": "/a"}}]
+    assert answer["usage"] == {"prompt_tokens": 500, "completion_tokens": 40}
+
+
+def test_anthropic_max_cost_refuses_with_402_in_anthropics_error_shape():
+    prices = {"input_price": 1000.0, "output_price": 0.0}  # 1000 input tokens = $1
+    script = [Reply("a", prompt_tokens=1000, completion_tokens=1), Reply("b", prompt_tokens=1000, completion_tokens=1)]
+    with FakeLLM(script) as server:
+        with gateway_session(server, max_cost=1.5, config_changes=prices) as (_, session):
+            sdk = anthropic_sdk(session)
+            for _ in range(2):
+                sdk.messages.create(model="x", max_tokens=50, messages=PROMPT)
+            with pytest.raises(anthropic.APIStatusError) as caught:
+                sdk.messages.create(model="x", max_tokens=50, messages=PROMPT)
+    assert caught.value.status_code == 402
+    assert caught.value.body == {"type": "error", "error": {
+        "type": "billing_error", "message": "evalharness gateway: this instance's cost limit of $1.5 is spent"}}
+    assert len(server.requests) == 2 and session.usage.refused == 1 and session.usage.requests == 3
+    assert session.events()[-1]["type"] == "api_error" and session.events()[-1]["status"] == 402
+
+
+def test_anthropic_histories_are_recorded_in_the_trajectory_format_of_chat_completions():
+    script = [Reply("Looking.", tool_calls=[("Bash", {"command": "ls"})], prompt_tokens=100, completion_tokens=10),
+              Reply(tool_calls=[("Read", {"file_path": "/testbed/a.py"}), ("Bash", {"command": "pwd"})]),
+              Reply("Done.")]
+    with FakeLLM(script) as server, gateway_session(server) as (_, session), http_client(session) as client:
+        history: list = [{"role": "user", "content": [{"type": "text", "text": "<reminder>ctx</reminder>"},
+                                                      {"type": "text", "text": "Fix it.",
+                                                       "cache_control": {"type": "ephemeral"}}]}]
+        first = messages(client, history).json()
+        history = [{"role": "user", "content": [{"type": "text", "text": "<reminder>ctx</reminder>"},
+                                                {"type": "text", "text": "Fix it."}]},  # its cache mark moved on
+                   {"role": "assistant", "content": first["content"]},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first["content"][1]["id"],
+                                                 "content": "a.py\nb.py", "cache_control": {"type": "ephemeral"}}]}]
+        second = messages(client, history).json()
+        history[-1]["content"][0].pop("cache_control")
+        history += [{"role": "assistant", "content": second["content"]},
+                    {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": second["content"][0]["id"],
+                         "content": [{"type": "text", "text": "print('a')"}]},
+                        {"type": "tool_result", "tool_use_id": second["content"][1]["id"], "content": "/testbed",
+                         "is_error": False},
+                        {"type": "text", "text": "Anything else?"}]}]
+        messages(client, history)
+    events = session.events()
+    assert [(e["type"], e["turn"]) for e in events] == [
+        ("system", 1), ("user", 1), ("assistant", 1), ("tool", 2), ("assistant", 2), ("tool", 3), ("tool", 3),
+        ("user", 3), ("assistant", 3)]
+    system, user, answer, tool, answer2, read, pwd, user2, last = events
+    assert system["content"] == "You fix bugs." and user["content"] == "<reminder>ctx</reminder>\nFix it."
+    assert answer["content"] == "Looking." and answer["tool_calls"] == [
+        {"id": "toolu_1_0", "name": "Bash", "arguments": {"command": "ls"}}]
+    assert answer["usage"] == {"prompt_tokens": 100, "completion_tokens": 10} and answer["finish_reason"] == "tool_use"
+    assert (tool["tool_call_id"], tool["name"], tool["arguments"], tool["output"]) == (
+        "toolu_1_0", "Bash", {"command": "ls"}, "a.py\nb.py")
+    assert [c["name"] for c in answer2["tool_calls"]] == ["Read", "Bash"] and answer2["content"] == ""
+    assert (read["name"], read["arguments"], read["output"]) == ("Read", {"file_path": "/testbed/a.py"}, "print('a')")
+    assert (pwd["name"], pwd["output"]) == ("Bash", "/testbed") and user2["content"] == "Anything else?"
+    assert last["content"] == "Done." and last["finish_reason"] == "end_turn"
+
+
+def test_anthropic_errors_retries_and_a_broken_stream_keep_anthropics_shapes():
+    script = [Reply(status=529, body={"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+              Reply("after the retry"), Reply("partial answer here", stream_drop_after=4)]
+    sleeps = Sleeps()
+    with FakeLLM(script) as server, gateway_session(server, sleep=sleeps, rng=lambda: 0.0) as (_, session):
+        sdk = anthropic_sdk(session)
+        assert sdk.messages.create(model="x", max_tokens=9, messages=PROMPT).content[0].text == "after the retry"
+        with pytest.raises(anthropic.APIError) as caught:
+            with sdk.messages.stream(model="x", max_tokens=9, messages=PROMPT) as stream:
+                stream.get_final_message()
+    assert len(server.requests) == 3 and session.usage.retries == 1 and sleeps == [0.0]
+    assert "upstream stream broke" in str(caught.value)  # the gateway's error event, as the SDK reads them
+    assert "stream broke" in session.events()[-1]["message"] and session.usage.errors == 1
+
+
+def test_a_model_without_an_anthropic_endpoint_answers_404_saying_so_and_its_body_errors_are_anthropic():
+    with FakeLLM([]) as server, gateway_session(server, config_changes={"anthropic_base_url": ""}) as (_, session):
+        with http_client(session) as client:
+            missing = messages(client)
+            bad = client.post("http://gateway/v1/messages", content=b"{not json")
+    assert missing.status_code == 404 and missing.headers["x-should-retry"] == "false"
+    assert missing.json()["error"] == {"type": "not_found_error", "message": (
+        "evalharness gateway: model 'qwen3-coder' has no Anthropic-compatible endpoint: set anthropic_base_url "
+        "in its models.toml entry")}
+    assert bad.status_code == 400 and bad.json()["type"] == "error" and "not JSON" in bad.json()["error"]["message"]
+    assert server.requests == [] and session.usage.errors == 2
+    assert session.events()[-1]["type"] == "api_error" and "anthropic_base_url" in session.events()[-1]["message"]
+    assert gateway_module.APIS == ("openai", "anthropic")
+
+
+def test_anthropic_base_url_is_read_from_models_toml_and_checked():
+    registry = ModelRegistry.from_layers([("test.toml", {"models": {"m": {
+        "base_url": "http://h/v1", "model": "m", "anthropic_base_url": "https://h/apps/anthropic"}}})])
+    assert registry.get("m").anthropic_base_url == "https://h/apps/anthropic"
+    assert ModelRegistry.load(environ={}).get("qwen3-coder").anthropic_base_url == (
+        "https://dashscope-intl.aliyuncs.com/apps/anthropic")
+    with pytest.raises(UserError, match="anthropic_base_url must start with http"):
+        ModelRegistry.from_layers([("test.toml", {"models": {"m": {
+            "base_url": "http://h/v1", "model": "m", "anthropic_base_url": "h/apps/anthropic"}}})])
+    with pytest.raises(UserError, match="anthropic_base_url must be str"):
+        ModelRegistry.from_layers([("test.toml", {"models": {"m": {
+            "base_url": "http://h/v1", "model": "m", "anthropic_base_url": 3}}})])
+
+
+@pytest.mark.parametrize("kind", ["threads", "asyncio"])
+def test_both_fake_servers_answer_the_messages_api(kind):
+    reply = Reply("abc def", tool_calls=[("Bash", {"command": "ls"})], prompt_tokens=9, completion_tokens=3)
+    if kind == "threads":
+        server = FakeLLM([reply, reply, Reply(status=400)]).start()
+        stop = server.stop
+    else:
+        server = AsyncFakeLLM([reply, reply, Reply(status=400)])
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        stop = server.shutdown
+    try:
+        sdk = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="k", max_retries=0)
+        whole = sdk.messages.create(model="m", max_tokens=9, messages=PROMPT)
+        with sdk.messages.stream(model="m", max_tokens=9, messages=PROMPT) as stream:
+            streamed = stream.get_final_message()
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            sdk.messages.create(model="m", max_tokens=9, messages=PROMPT)
+    finally:
+        stop()
+    for answer, number in ((whole, 1), (streamed, 2)):
+        assert answer.content[0].text == "abc def" and answer.stop_reason == "tool_use"
+        assert (answer.content[1].id, answer.content[1].name, answer.content[1].input) == (
+            f"toolu_{number}_0", "Bash", {"command": "ls"})
+        assert (answer.usage.input_tokens, answer.usage.output_tokens) == (9, 3)
+    assert caught.value.body["type"] == "error"
