@@ -1,10 +1,12 @@
-"""Installed agents: the real CLIs (Qwen Code from npm, mini-swe-agent from PyPI) installed into
-a layer on the instance image, run headless in the task container behind the model gateway,
-driven by the fake model server with scripted replies in each CLI's own tool format.
+"""Installed agents: the real CLIs (Qwen Code and Claude Code from npm, mini-swe-agent from PyPI)
+installed into a layer on the instance image, run headless in the task container behind the
+model gateway, driven by the fake model server with scripted replies in each CLI's own tool
+format (chat completions, or Anthropic's Messages API for Claude Code).
 
 What is real here: the registries' packages, the CLIs' own tool loops (Qwen Code's `edit` and
-`run_shell_command`, mini-swe-agent's `bash`), the container without network, the gateway on a
-Unix socket, the scorer. The fake model answers as the model would, turn by turn.
+`run_shell_command`, Claude Code's `Read`, `Edit` and `Bash`, mini-swe-agent's `bash`), the
+container without network, the gateway on a Unix socket, the scorer. The fake model answers
+as the model would, turn by turn.
 """
 
 from __future__ import annotations
@@ -106,6 +108,56 @@ class QwenCodeSolve:
         return Reply(self.final)
 
 
+def _blocks(content) -> str:
+    """Anthropic content (a string or blocks) as text."""
+    if isinstance(content, list):
+        return "".join(b.get("text", "") if b.get("type") == "text" else _blocks(b.get("content"))
+                       for b in content if isinstance(b, dict))
+    return content or ""
+
+
+class ClaudeCodeSolve:
+    """Claude Code's turns over the Messages API: `Read` the file (its `Edit` refuses a file it
+    has not read), `Edit` it, run the tests and look for keys with `Bash`, then answer in text
+    (no tool_use), which ends a headless run. Requests without Claude Code's tools (a side
+    request: a title, a summary) are answered with text and kept in `side`."""
+
+    def __init__(self, key: str = ""):
+        self.key = key
+        self.shell_outputs: list[str] = []
+        self.side: list[dict] = []
+
+    @staticmethod
+    def tool(request: dict, name: str) -> dict:
+        tools = {t["name"]: t for t in request.get("tools") or [] if "name" in t}
+        assert name in tools, f"Claude Code offers no {name!r} tool: {sorted(tools)}"
+        return tools[name]["input_schema"]["properties"]
+
+    def __call__(self, request: dict) -> Reply:
+        if not any(t.get("name") == "Bash" for t in request.get("tools") or []):
+            self.side.append(request)
+            return Reply("Fixing a parser bug.")
+        history = request["messages"]
+        turn = sum(1 for m in history if m.get("role") == "assistant")
+        if turn >= 1:
+            results = [b for b in history[-1]["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
+            self.shell_outputs.append(_blocks(results[-1].get("content")) if results else "")
+        if turn == 0:
+            assert "file_path" in self.tool(request, "Read")
+            return Reply("Let me read the parser.", tool_calls=[("Read", {"file_path": "/testbed/confini/parser.py"})])
+        if turn == 1:
+            assert {"file_path", "old_string", "new_string"} <= set(self.tool(request, "Edit"))
+            return Reply("I will fix the comment pattern.", tool_calls=[(
+                "Edit", {"file_path": "/testbed/confini/parser.py", "old_string": OLD, "new_string": NEW})])
+        if turn == 2:
+            assert "command" in self.tool(request, "Bash")
+            needle = base64.b64encode((self.key or "sk-none")[:24].encode()).decode()
+            command = ("python -m pytest -q tests/test_parser.py 2>&1 | tail -3; "
+                       + LOOK_FOR_KEYS.format(needle=needle))
+            return Reply("Now the tests.", tool_calls=[("Bash", {"command": command, "description": "Run the tests"})])
+        return Reply("The pattern now needs whitespace. Done.")
+
+
 class MiniSweAgentSolve:
     """mini-swe-agent's turns: one `bash` call that edits the file, then its submit command
     with megabytes of text, which the CLI prints."""
@@ -123,20 +175,21 @@ class MiniSweAgentSolve:
                      tool_calls=[("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})])
 
 
-def _models_file(tmp_path: Path, base_url: str) -> Path:
+def _models_file(tmp_path: Path, base_url: str, anthropic_base_url: str = "") -> Path:
     path = tmp_path / "cli-models.toml"
     path.write_text(f'[models.fake]\nbase_url = "{base_url}"\nmodel = "fake-coder"\napi_key_env = "{KEY_VAR}"\n'
-                    "input_price = 1.0\noutput_price = 2.0\n")
+                    "input_price = 1.0\noutput_price = 2.0\n"
+                    + (f'anthropic_base_url = "{anthropic_base_url}"\n' if anthropic_base_url else ""))
     return path
 
 
 def _eval(tmp_path: Path, cache_dir: Path, base_url: str, agent: str, run_id: str, key: str,
-          *extra: str, instances: str = INSTANCE) -> subprocess.CompletedProcess:
+          *extra: str, instances: str = INSTANCE, anthropic_base_url: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in __import__("os").environ.items() if k != KEY_VAR}
     env["PYTHONPATH"] = str(ROOT)
     env[KEY_VAR] = key
     cmd = [sys.executable, "-m", "evalharness.cli", "eval", "--agent", agent, "--model", "fake",
-           "--models", str(_models_file(tmp_path, base_url)), "--instance-ids", instances,
+           "--models", str(_models_file(tmp_path, base_url, anthropic_base_url)), "--instance-ids", instances,
            "--reports-dir", str(tmp_path / "reports"), "--run-id", run_id, "--cache-dir", str(cache_dir),
            "--no-progress", *extra]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=1500)
@@ -165,7 +218,13 @@ def test_layers_pin_the_cli_and_its_runtime():
     assert layer.startswith("FROM tools:1 AS agent\nFROM inst:1\n") and "COPY --from=agent" in layer
     mini = layer_dockerfile(CLI_AGENTS["mini-swe-agent"], "inst:1", None)
     assert " mini-swe-agent==2.4.6\n" in mini and "needs Python >= 3.10" in mini and "venv" in mini
-    assert CLI_AGENTS["claude-code"].api == "anthropic" and not CLI_AGENTS["claude-code"].omit_optional
+    claude = CLI_AGENTS["claude-code"]
+    assert claude.api == "anthropic" and not claude.omit_optional
+    claude_tools = tools_dockerfile(claude, "evalharness-os:bookworm", ca=False)
+    # its native binary comes as an optional dependency; the layer keeps only that binary
+    assert "@anthropic-ai/claude-code@2.1.332" in claude_tools and "--omit=optional" not in claude_tools
+    assert "claude --version && rm -rf node_modules/@anthropic-ai/claude-code-*/ node " in claude_tools
+    assert 'node_modules/.bin/claude" "$@"' in launcher(claude)
 
 
 def test_cli_exit_code_is_read_from_the_marker_only():
@@ -188,6 +247,9 @@ def test_installed_agent_needs_its_key_before_any_work(tmp_path):
     assert settings["cli"] == {"name": "qwen-code", "package": "@qwen-code/qwen-code", "version": "0.24.4",
                                "installer": "npm", "node": "22.23.5"}
     assert "sk-x" not in json.dumps(settings)
+    claude = get_agent("claude-code", model="k", models_files=(models,), environ={"NO_SUCH_KEY_VAR": "sk-x"},
+                       dotenv=None)  # the gateway relays its Anthropic API now
+    assert claude.spec.api == "anthropic" and claude.settings()["cli"]["version"] == "2.1.332"
 
 
 def test_installed_agent_pickles_without_its_gateway():
@@ -254,6 +316,56 @@ def test_qwen_code_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_di
 
     leaks, files = scan_tree(key, tmp_path / "reports")
     leaks += scan_tree(key, tmp_path / "site")[0] + find_leaks(key, "stdout", out) + find_leaks(key, "stderr", err)
+    assert not leaks and files >= 8
+
+
+@pytest.mark.docker
+def test_claude_code_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_dir, docker_client):
+    key = canary()
+    model = ClaudeCodeSolve(key)
+    with FakeLLM(model, model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "claude-code", "claude", key,
+                     anthropic_base_url=server.anthropic_base_url)
+        requests, headers, paths = list(server.requests), list(server.request_headers), list(server.request_paths)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err[-3000:]
+    row = _row(tmp_path, "claude")
+    assert row["status"] == "resolved", (row["error"], row["exit_reason"])
+    assert row["exit_reason"] == "completed" and row["turns"] == len(requests) == 4 + len(model.side)
+    assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0 and row["cost"] > 0  # priced by the gateway
+
+    # over the Messages API; the gateway held the key (sent as x-api-key and as Bearer), the CLI
+    # only its token; the model was the registry's
+    assert {p.split("?")[0] for p in paths} == {"/v1/messages"}
+    assert {(h.get("x-api-key"), h.get("Authorization")) for h in headers} == {(key, f"Bearer {key}")}
+    assert all(h.get("anthropic-version") for h in headers)
+    assert all(r["model"] == "fake-coder" for r in requests)
+
+    # no key in the container: its shell looked at every environment, the process list and the files
+    shell = model.shell_outputs[2]
+    assert "---PROCS---" in shell and "---END---" in shell and "ANTHROPIC_AUTH_TOKEN=eh-" in shell
+    assert "13 passed" in shell  # the tests ran after the edit
+    assert not find_leaks(key, "container", shell)
+    assert shell.rsplit("---FILES---", 1)[1].split("---END---")[0].split() == ["/tmp/grep-control"]
+
+    # the trajectory: the gateway's record of Claude Code's turns, as for chat completions
+    events = _events(tmp_path, "claude")
+    kinds = [e["type"] for e in events]
+    assert kinds.count("assistant") == len(requests) and "system" in kinds and "user" in kinds
+    tools = [e for e in events if e["type"] == "tool"]
+    assert [t["name"] for t in tools] == ["Read", "Edit", "Bash"]
+    assert "_INLINE_COMMENT" in tools[0]["output"] and "13 passed" in tools[2]["output"]
+    assert tools[1]["arguments"]["old_string"] == OLD
+    assert events[-1]["type"] == "exit" and events[-1]["cli"]["version"] == "2.1.332"
+    logs = tmp_path / "reports" / "claude" / "logs" / INSTANCE
+    gateway_log = [json.loads(line) for line in (logs / "gateway.jsonl").open()]
+    assert len(gateway_log) == len(requests) and all(r["status"] == 200 for r in gateway_log)
+    assert "The pattern now needs whitespace. Done." in (logs / "agent_output.txt").read_text()
+    run = json.loads((tmp_path / "reports" / "claude" / "run.json").read_text())
+    assert "@anthropic-ai/claude-code" in json.dumps(run) and "2.1.332" in json.dumps(run)
+
+    leaks, files = scan_tree(key, tmp_path / "reports")
+    leaks += find_leaks(key, "stdout", out) + find_leaks(key, "stderr", err)
     assert not leaks and files >= 8
 
 

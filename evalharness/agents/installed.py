@@ -115,8 +115,15 @@ CLI_AGENTS: dict[str, CLIAgentSpec] = {
         env={"OPENAI_API_KEY": "{token}", "MSWEA_CONFIGURED": "true", "MSWEA_COST_TRACKING": "ignore_errors",
              "MSWEA_SILENT_STARTUP": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
     ),
-    # Claude Code speaks Anthropic's Messages API: for endpoints that offer it (DashScope has an
-    # Anthropic-compatible one); the gateway relays /v1/messages like chat completions.
+    # Claude Code speaks Anthropic's Messages API: for models with an Anthropic-compatible
+    # endpoint (models.toml anthropic_base_url; DashScope has one), which the gateway relays.
+    # The npm package is a stub whose postinstall puts the native binary (from the optional
+    # dependency @anthropic-ai/claude-code-linux-x64, hence omit_optional=False) in its place;
+    # the binary needs no Node.js. post_install drops what the layer need not carry: the
+    # platform packages (Debian's npm 9 also installs the musl build, ~370 MB) and the Node.js
+    # runtime with its libstdc++ (~185 MB). Headless: -p; --dangerously-skip-permissions as
+    # root needs IS_SANDBOX=1; without network nothing waits at start (no login, update check or
+    # telemetry with these variables; measured: a one-turn run takes ~2 s).
     "claude-code": CLIAgentSpec(
         name="claude-code", installer="npm", package="@anthropic-ai/claude-code", version="2.1.332",
         entry="claude", api="anthropic", omit_optional=False,
@@ -124,6 +131,9 @@ CLI_AGENTS: dict[str, CLIAgentSpec] = {
         env={"ANTHROPIC_BASE_URL": "{anthropic_base_url}", "ANTHROPIC_AUTH_TOKEN": "{token}",
              "ANTHROPIC_MODEL": "{model}", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
              "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1"},
+        post_install=("test -x node_modules/.bin/claude && node_modules/.bin/claude --version && "
+                      "rm -rf node_modules/@anthropic-ai/claude-code-*/ node node_modules/node-linux-* "
+                      "node_modules/.bin/node lib",),
         junk=(".claude/",),
     ),
 }
