@@ -30,6 +30,7 @@ Nothing an instance writes (its record, logs, trajectory) holds a registered API
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -344,8 +345,9 @@ class InstancePipeline:
             with sidecar_network(self.client, self.builder, spec.sidecars, run_id=self.config.run_id,
                                  instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
                     self._container(task, image, "eval", hits, network=sidecars and sidecars.name) as env:
-                if sidecars:
-                    sidecars.trust(env)
+                trust = sidecars.trust(env) if sidecars else None
+                if trust:
+                    spec = dataclasses.replace(spec, pre_test=(*spec.pre_test, trust))
                 score = self.scorer.score(task, result.patch, env, spec)
         record.status = score.status.value
         record.resolved = score.resolved

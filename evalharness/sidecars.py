@@ -93,19 +93,30 @@ class SidecarNetwork:
     name: str
     ca_pem: str = ""
 
-    def trust(self, env: Environment) -> None:
-        """Make the test container trust the sidecars' CA: appended to the system bundle, the
-        bundles REQUESTS_CA_BUNDLE / SSL_CERT_FILE name, and certifi's where it is installed."""
+    def trust(self, env: Environment) -> str | None:
+        """Make the test container trust the sidecars' CA now, and return the shell that does it
+        again right before the tests (a re-install may bring a package's own bundle back); None
+        when no sidecar serves TLS. The CA goes into the system bundle, the bundles
+        REQUESTS_CA_BUNDLE / SSL_CERT_FILE name, certifi's and requests' own where installed."""
         if not self.ca_pem:
-            return
+            return None
         env.write_file(_CA_IN_TEST, self.ca_pem)
-        env.exec(
-            "for f in $(printf '%s\\n' /etc/ssl/certs/ca-certificates.crt \"$REQUESTS_CA_BUNDLE\" \"$SSL_CERT_FILE\" "
-            "\"$(python -c 'import certifi; print(certifi.where())' 2>/dev/null)\" | sort -u); do "
-            f"[ -f \"$f\" ] && cat {_CA_IN_TEST} >> \"$f\"; done; true", timeout=60)
+        env.exec(_TRUST, timeout=60)
+        return _TRUST
 
 
 _CA_IN_TEST = "/tmp/evalharness-sidecar-ca.pem"
+_BUNDLES = ("import importlib\n"
+            "for name in ('certifi', 'requests.certs', 'pip._vendor.certifi'):\n"
+            "    try:\n"
+            "        print(importlib.import_module(name).where())\n"
+            "    except Exception:\n"
+            "        pass\n")
+# Each bundle once, the CA appended unless it is in it already; never fails the run.
+_TRUST = ("{ for f in $( { printf '%s\\n' /etc/ssl/certs/ca-certificates.crt \"${REQUESTS_CA_BUNDLE:-}\" "
+          f"\"${{SSL_CERT_FILE:-}}\"; python -c {shlex.quote(_BUNDLES)} 2>/dev/null; }} | sort -u); do "
+          f"[ -f \"$f\" ] && ! grep -qF \"$(sed -n 2p {_CA_IN_TEST})\" \"$f\" && cat {_CA_IN_TEST} >> \"$f\"; "
+          "done; } >/dev/null 2>&1; true")
 
 
 @contextmanager

@@ -64,6 +64,9 @@ class EnvSpec:
     eval_commands: tuple[str, ...] = ()  # shell commands the eval script runs before the tests
     test_directives: str = "files"  # how test files become test-command arguments
     sidecars: tuple[str, ...] = ()  # local services the tests reach by name (sidecars.py), e.g. httpbin
+    # Shell run right before the tests, after any re-install (set by the harness, not by spec
+    # files: the sidecars' CA is trusted there, so a re-installed package's own bundle has it too).
+    pre_test: tuple[str, ...] = ()
 
 
 def test_arguments(spec: EnvSpec, files: list[str]) -> list[str]:

@@ -107,3 +107,17 @@ def test_a_killed_runs_sidecar_network_is_swept(docker_client):
                                   labels={"evalharness": "1", "evalharness.run_id": run_id})
     remove_run_containers(docker_client, run_id)
     assert not docker_client.networks.list(filters={"label": f"evalharness.run_id={run_id}"})
+
+
+def test_the_sidecar_ca_is_trusted_again_right_before_the_tests(repo):  # noqa: F811 - fixture
+    from dataclasses import replace
+
+    from evalharness.scorers.tests_scorer import START_MARKER, build_eval_script
+    from evalharness.sidecars import _TRUST
+
+    task = make_task(repo, make_diff(repo, {"tests/test_x.py": "def test_x():\n    pass\n"}), ["tests/test_x.py::test_x"], [])
+    spec = replace(make_spec(install=("python -m pip install .",)), pre_test=(_TRUST,))
+    script = build_eval_script(task, spec, model_patch="diff --git a/setup.py b/setup.py\n")
+    install, trust, start = (script.index("python -m pip install ."), script.index(_TRUST),
+                             script.index(START_MARKER))
+    assert install < trust < start  # after a re-install brought a package's own bundle back

@@ -263,7 +263,8 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
     install would test stale code otherwise; if it fails, the build's install stays); test
     files reset to base_commit; test_patch; the test command on test_patch's files between
     the `: '>>>>> Start Test Output'` / `: '>>>>> End Test Output'` markers, which `set -x`
-    echoes as `+ : '...'` lines, its exit code as a third one; test files reset again.
+    echoes as `+ : '...'` lines (after the harness's `pre_test` lines), its exit code as a
+    third one; test files reset again.
     TEST_ENV is exported first, before the spec's env.
     """
     base = shlex.quote(task.base_commit)
@@ -305,6 +306,7 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
         )
         lines.append(test_patch + delimiter)
     command = " ".join([spec.test_cmd, *(shlex.quote(a) for a in test_arguments(spec, eval_test_files(task.test_patch)))])
+    lines += list(spec.pre_test)
     lines += [
         f": '{START_MARKER}'",
         command,
