@@ -247,8 +247,12 @@ def test_installed_agent_needs_its_key_before_any_work(tmp_path):
     assert settings["cli"] == {"name": "qwen-code", "package": "@qwen-code/qwen-code", "version": "0.24.4",
                                "installer": "npm", "node": "22.23.5"}
     assert "sk-x" not in json.dumps(settings)
+    with pytest.raises(UserError, match="needs an anthropic_base_url"):
+        get_agent("claude-code", model="k", models_files=(models,), environ={"NO_SUCH_KEY_VAR": "sk-x"}, dotenv=None)
+    assert "node" not in CLI_AGENTS["claude-code"].describe()  # its native binary runs without Node.js
+    models.write_text(models.read_text() + 'anthropic_base_url = "http://127.0.0.1:9"\n')
     claude = get_agent("claude-code", model="k", models_files=(models,), environ={"NO_SUCH_KEY_VAR": "sk-x"},
-                       dotenv=None)  # the gateway relays its Anthropic API now
+                       dotenv=None)  # the gateway relays its Anthropic API
     assert claude.spec.api == "anthropic" and claude.settings()["cli"]["version"] == "2.1.332"
 
 

@@ -86,7 +86,7 @@ class CLIAgentSpec:
     def describe(self) -> dict[str, str]:
         """What run.json records: enough to install the same CLI again."""
         out = {"name": self.name, "package": self.package, "version": self.version, "installer": self.installer}
-        if self.installer == "npm":
+        if self.installer == "npm" and self.entry.endswith(".js"):  # a native binary keeps no Node.js
             out["node"] = NODE_VERSION
         return out
 
@@ -470,8 +470,11 @@ def make_installed_agent(name: str, model: str = "", *, base_url: str | None = N
                                    who=f"the {name} agent")
     from evalharness import gateway
 
-    if spec.api not in getattr(gateway, "APIS", ("openai",)):
+    if spec.api not in gateway.APIS:
         raise UserError(f"{name} speaks the {spec.api} API, which the model gateway does not relay")
+    if spec.api == "anthropic" and not config.anthropic_base_url:
+        raise UserError(f"{name} speaks Anthropic's Messages API: model {config.name!r} needs an "
+                        "anthropic_base_url (its Anthropic-compatible endpoint, in models.toml)")
     known = {f.name for f in fields(AgentLimits)}
     return InstalledAgent(spec, config, key, AgentLimits(**{k: v for k, v in limits.items() if k in known}),
                           disk_limit=agent_disk_limit or DISK_LIMIT, limiter=limiter)
