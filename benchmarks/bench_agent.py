@@ -66,7 +66,6 @@ import gc
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -76,6 +75,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.bench_gateway import Child
 from evalharness.pipeline import DEFAULT_START_RATE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,28 +323,13 @@ def run_level(spec: dict) -> dict:
 
 
 # ---- the whole benchmark -------------------------------------------------------------------------
-class FakeModel:
+class FakeModel(Child):
     """tests/fake_llm.py in its own process: `--asyncio --turns N --latency L`."""
 
     def __init__(self, latency: float, turns: int):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(FAKE_LLM), "--asyncio", "--port", "0", "--latency", str(latency),
-             "--turns", str(turns), "--command", COMMAND], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        found = re.search(r" at (http\S+)", line)
-        if not found:
-            self.stop()
-            raise SystemExit(f"bench: the fake model server did not start: {line!r}")
-        self.base_url = found.group(1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__([sys.executable, str(FAKE_LLM), "--asyncio", "--port", "0", "--latency", str(latency),
+                          "--turns", str(turns), "--command", COMMAND], r" at (http\S+)")
+        self.base_url = self.found.group(1)
 
 
 class Containers:

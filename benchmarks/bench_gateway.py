@@ -30,6 +30,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.bench_shell import p95
+
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_LLM = ROOT / "tests" / "fake_llm.py"
 FORWARDER = ROOT / "evalharness" / "gateway_forward.py"
@@ -43,10 +45,6 @@ def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system) of process `pid` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
 class Child:
