@@ -342,7 +342,9 @@ class InstancePipeline:
         progress.phase = "eval"
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
             sandbox = sandbox_options(self.client, self.config.limits)
-            with sidecar_network(self.client, self.builder, spec.sidecars, run_id=self.config.run_id,
+            # --allow-network: the tests reach the real services; an internal network would cut them off
+            needed = () if self.config.limits.network else spec.sidecars
+            with sidecar_network(self.client, self.builder, needed, run_id=self.config.run_id,
                                  instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
                     self._container(task, image, "eval", hits, network=sidecars and sidecars.name) as env:
                 trust = sidecars.trust(env) if sidecars else None
