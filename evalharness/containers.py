@@ -191,6 +191,7 @@ def running_container(
     limits: ContainerLimits = ContainerLimits(),
     mounts: Sequence[SocketMount] = (),
     network: str | None = None,
+    run_key: str = "",
 ) -> Iterator[DockerEnvironment]:
     """Start a sandboxed container of `image` that idles until removed; always removed on exit.
 
@@ -206,7 +207,7 @@ def running_container(
         command=["sleep", "infinity"],
         init=True,
         working_dir=WORKDIR,
-        labels={LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": purpose},
+        labels={**run_labels(run_id, instance_id, run_key), f"{LABEL}.purpose": purpose},
         **{**sandbox_options(client, limits), **({"network_mode": network} if network else {})},
         **({"mounts": [docker.types.Mount(m.target, str(m.source), type="bind", read_only=True) for m in mounts]}
            if mounts else {}),
@@ -369,9 +370,17 @@ def _counters_from_host(container) -> dict[str, int] | None:
     return hits
 
 
-def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id: str | None = None) -> int:
-    """Force-remove every container of `run_id` (of one instance of it, if given), found by label,
-    and then the sidecar networks of the same labels.
+def run_labels(run_id: str, instance_id: str, run_key: str = "") -> dict[str, str]:
+    """The labels of a run's containers and networks (`run_key`: RunConfig.run_key)."""
+    return {LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id,
+            **({f"{LABEL}.run_key": run_key} if run_key else {})}
+
+
+def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id: str | None = None, *,
+                          run_key: str = "") -> int:
+    """Force-remove every container of `run_id` (of one instance of it, if given; of the run
+    folder `run_key` names, if given), found by label, and then the sidecar networks of the
+    same labels.
 
     Lists ids only (`containers.list` inspects each one and fails on one removed meanwhile); a
     container already being removed (HTTP 409) or that fails to go does not stop the sweep.
@@ -379,7 +388,8 @@ def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id:
     """
     import requests
 
-    labels = [f"{LABEL}.run_id={run_id}"] + ([f"{LABEL}.instance={instance_id}"] if instance_id else [])
+    labels = ([f"{LABEL}.run_id={run_id}"] + ([f"{LABEL}.instance={instance_id}"] if instance_id else [])
+              + ([f"{LABEL}.run_key={run_key}"] if run_key else []))
     found = [c["Id"] for c in client.api.containers(all=True, quiet=True, filters={"label": labels})]
     removed = 0
     for container in found:

@@ -31,6 +31,7 @@ Nothing an instance writes (its record, logs, trajectory) holds a registered API
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import socket
 import threading
@@ -90,6 +91,15 @@ class RunConfig:
     reports_dir: Path = Path("reports")
     limits: ContainerLimits = field(default_factory=ContainerLimits)
     settings: Mapping[str, Any] = field(default_factory=dict)  # the agent's model and limits, for run.json
+    # Tells this run's containers from those of a run with the same id in another reports folder
+    # (two `validate`s both run "gold"): a hash of the run folder, fixed where the config is made,
+    # so Ray nodes carry the driver's. Sweeps remove only containers with both labels.
+    run_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run_key:
+            folder = str((Path(self.reports_dir) / self.run_id).resolve())
+            object.__setattr__(self, "run_key", hashlib.sha256(folder.encode()).hexdigest()[:16])
 
     @property
     def run_dir(self) -> Path:
@@ -207,7 +217,7 @@ class InstancePipeline:
         progress = _Progress()
         try:
             if attempt > 1:  # an earlier try died with its containers still up
-                remove_run_containers(self.client, self.config.run_id, task.instance_id)
+                remove_run_containers(self.client, self.config.run_id, task.instance_id, run_key=self.config.run_key)
             while True:
                 try:
                     self._stages(task, record, logs, hits, progress)
@@ -224,7 +234,7 @@ class InstancePipeline:
                         record.resolved = False
                         record.error = f"Docker failure in the {progress.phase} phase: {failure}{why_not}"
                         try:  # what the try left (a container stopped with the daemon), if Docker answers
-                            remove_run_containers(self.client, self.config.run_id, task.instance_id)
+                            remove_run_containers(self.client, self.config.run_id, task.instance_id, run_key=self.config.run_key)
                         except Exception:  # noqa: BLE001 - the record says what went wrong already
                             pass
                         break
@@ -259,7 +269,7 @@ class InstancePipeline:
         if waited is None:
             return f" (not retried: the Docker daemon did not answer again within {self.docker_wait:g} s)"
         try:
-            remove_run_containers(self.client, self.config.run_id, task.instance_id)
+            remove_run_containers(self.client, self.config.run_id, task.instance_id, run_key=self.config.run_key)
         except Exception as exc:  # noqa: BLE001 - the retry meets whatever is still wrong
             logs.append("infrastructure.log", f"could not remove the try's containers: {exc}")
         progress.retries += 1
@@ -345,7 +355,7 @@ class InstancePipeline:
             # --allow-network: the tests reach the real services; an internal network would cut them off
             needed = () if self.config.limits.network else spec.sidecars
             with sidecar_network(self.client, self.builder, needed, run_id=self.config.run_id,
-                                 instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
+                                 run_key=self.config.run_key, instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
                     self._container(task, image, "eval", hits, network=sidecars and sidecars.name) as env:
                 trust = sidecars.trust(env) if sidecars else None
                 if trust:
@@ -387,7 +397,8 @@ class InstancePipeline:
         instance image `image` is a layer on (its commands run as that image's do)."""
         own: list[BaseException] = []  # the phase's own error (its container and the daemon were fine)
         try:
-            with running_container(self.client, image, run_id=self.config.run_id, instance_id=task.instance_id,
+            with running_container(self.client, image, run_id=self.config.run_id, run_key=self.config.run_key,
+                                   instance_id=task.instance_id,
                                    purpose=purpose, limits=self.config.limits, mounts=mounts,
                                    network=network) as env:
                 try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
+from evalharness.containers import run_labels
 from evalharness.environment import Environment
 from evalharness.errors import EnvBuildError, UserError
 from evalharness.images import LABEL, PIP_BUILD_ARGS, ImageBuilder, content_hash
@@ -121,7 +122,8 @@ _TRUST = ("{ for f in $( { printf '%s\\n' /etc/ssl/certs/ca-certificates.crt \"$
 
 @contextmanager
 def sidecar_network(client: docker.DockerClient, builder: ImageBuilder, names: Sequence[str], *, run_id: str,
-                    instance_id: str, sandbox: dict, sink: Callable[[str], None]) -> Iterator[SidecarNetwork | None]:
+                    instance_id: str, sandbox: dict, sink: Callable[[str], None],
+                    run_key: str = "") -> Iterator[SidecarNetwork | None]:
     """An internal network with `names` running on it (None when there are none); the network
     and its sidecars are removed on exit, however it ends."""
     if not names:
@@ -129,7 +131,7 @@ def sidecar_network(client: docker.DockerClient, builder: ImageBuilder, names: S
         return
     specs = [SIDECARS[n] for n in names]
     images = [sidecar_image(builder, spec, sink) for spec in specs]  # EnvBuildError: the instance's env failed
-    labels = {LABEL: "1", f"{LABEL}.run_id": run_id, f"{LABEL}.instance": instance_id, f"{LABEL}.purpose": "sidecar"}
+    labels = {**run_labels(run_id, instance_id, run_key), f"{LABEL}.purpose": "sidecar"}
     network = client.networks.create(f"evalharness-net-{secrets.token_hex(6)}", driver="bridge", internal=True,
                                      labels=labels, check_duplicate=True)
     containers = []

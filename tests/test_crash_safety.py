@@ -301,7 +301,7 @@ class FakePipeline:
 
         self.engine = FakeEngine()
         self.client = SimpleNamespace(api=self.engine)
-        self.config = SimpleNamespace(run_id="r")
+        self.config = SimpleNamespace(run_id="r", run_key="k")
         self.gates = PhaseGates()
         self.stuck = stuck
         self.release = threading.Event()

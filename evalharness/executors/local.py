@@ -133,7 +133,7 @@ class LocalExecutor:
         """
         run_id = self.pipeline.config.run_id
         try:
-            return remove_run_containers(self.pipeline.client, run_id)
+            return remove_run_containers(self.pipeline.client, run_id, run_key=self.pipeline.config.run_key)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("could not remove the containers of run %s: %s", run_id, exc)
             return None

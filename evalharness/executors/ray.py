@@ -89,14 +89,14 @@ def node_scratch(run_id: str) -> Path:
     return Path(tempfile.gettempdir()) / "evalharness-ray" / safe_name(run_id)
 
 
-def clean_node(run_id: str) -> int:
+def clean_node(run_id: str, run_key: str = "") -> int:
     """Remove what a dead worker left on this node: the run's containers and scratch folders."""
     import docker
 
     from evalharness.containers import remove_run_containers
 
     shutil.rmtree(node_scratch(run_id), ignore_errors=True)
-    return remove_run_containers(docker.from_env(), run_id)
+    return remove_run_containers(docker.from_env(), run_id, run_key=run_key)
 
 
 def connect(address: str | None = None, **init_options) -> None:
@@ -206,7 +206,7 @@ class RayExecutor:
 
         clean = self.ray.remote(clean_node)
         refs = [clean.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(self.recipe.config.run_id)
+                .remote(self.recipe.config.run_id, self.recipe.config.run_key)
                 for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get(RESOURCE)]
         try:
             removed = sum(self.ray.get(refs, timeout=120))
