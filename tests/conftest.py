@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -61,6 +62,10 @@ def harness_temp_entries() -> set[str]:
 
 
 def pytest_sessionstart(session):
+    # A shell without job control starts background commands with SIGINT ignored, and children
+    # inherit that: the Ctrl-C tests (here and in the processes they start) need it delivered.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     trace = SessionTrace(started=time.time(), temp_before=frozenset(harness_temp_entries()))
     session.config.stash[SESSION_TRACE] = trace
     from docker.models.containers import ContainerCollection
