@@ -26,7 +26,7 @@ import docker.errors
 import docker.types
 from docker.utils import parse_bytes
 
-from evalharness.environment import TIMEOUT_EXIT_CODES, ExecResult, timeout_wrapped
+from evalharness.environment import ExecResult, killed_for_time, timeout_wrapped
 from evalharness.errors import UserError
 from evalharness.images import LABEL, WORKDIR
 
@@ -148,11 +148,12 @@ class DockerEnvironment:
         )["Id"]
         output = self._api.exec_start(exec_id)
         code = self._api.exec_inspect(exec_id)["ExitCode"]
+        seconds = time.monotonic() - start
         return ExecResult(
             exit_code=code,
             output=output.decode("utf-8", errors="replace"),
-            timed_out=timeout is not None and code in TIMEOUT_EXIT_CODES,
-            seconds=time.monotonic() - start,
+            timed_out=killed_for_time(code, seconds, timeout),
+            seconds=seconds,
         )
 
     def write_file(self, path: str, content: str | bytes) -> None:

@@ -48,6 +48,14 @@ class Environment(Protocol):
         ...
 
 
+def killed_for_time(exit_code: int, seconds: float, timeout: float | None) -> bool:
+    """Whether `timeout_wrapped`'s kill ended the command: its exit code AND the time it ran. A
+    command killed sooner (an OOM kill, its container removed, a test that kills its own shell)
+    exits 137 too, and must not read as a timeout."""
+    return (timeout is not None and exit_code in (-9, *TIMEOUT_EXIT_CODES)
+            and seconds >= max(1, int(timeout)) - 0.5)
+
+
 def timeout_wrapped(command: str, timeout: float | None) -> list[str]:
     """argv that runs `command` in bash, killed after `timeout` seconds (coreutils timeout)."""
     if timeout is None:
@@ -79,12 +87,12 @@ class LocalEnvironment:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        timed_out = timeout is not None and proc.returncode in (-9, *TIMEOUT_EXIT_CODES)
+        seconds = time.monotonic() - start
         return ExecResult(
             exit_code=proc.returncode,
             output=proc.stdout.decode("utf-8", errors="replace"),
-            timed_out=timed_out,
-            seconds=time.monotonic() - start,
+            timed_out=killed_for_time(proc.returncode, seconds, timeout),
+            seconds=seconds,
         )
 
     def write_file(self, path: str, content: str | bytes) -> None:
