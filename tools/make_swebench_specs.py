@@ -73,6 +73,14 @@ QHULL = (
 )
 TEX = ["texlive", "texlive-latex-extra", "texlive-fonts-recommended", "texlive-xetex", "texlive-luatex", "cm-super"]
 SPHINX_PYTEST_RA = "sed -i 's/pytest/pytest -rA/' tox.ini"
+# sphinx 3.4+ run their tests through tox-current-env, which links .tox/py39/bin/python to the
+# running interpreter; a link to a venv's python starts outside the venv (no pytest). Small
+# scripts that exec the venv's python keep it (.tox is git-ignored there: the tree stays clean).
+SPHINX_INSTALL_TOX = [
+    "python -m pip install -e .[test]",
+    "mkdir -p .tox/py39/bin && for n in python python3 python3.9; do printf '#!/bin/sh\\nexec %s \"$@\"\\n' "
+    "\"$(command -v python)\" > .tox/py39/bin/$n && chmod +x .tox/py39/bin/$n; done",
+]
 SPHINX_3 = [  # sphinx 3.0-4.3: cap dependencies that dropped support for them
     SPHINX_PYTEST_RA,
     "sed -i 's/Jinja2>=2.3/Jinja2<3.0/' setup.py",
@@ -237,14 +245,16 @@ VERSIONS: dict[str, dict[str, dict]] = {
     },
     "sphinx-doc/sphinx": {
         **{v: dict(PY39, pins="sphinx-3.0", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS]) for v in ("3.0", "3.1", "3.2", "3.3")},
-        **{v: dict(PY39, pins="sphinx-3.4", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS]) for v in ("3.4", "3.5", "4.0")},
-        "4.1": dict(PY39, pins="sphinx-4.1", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS_41]),
-        **{v: dict(PY39, pins="sphinx-4.1", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS_42]) for v in ("4.2", "4.3")},
-        "5.0": dict(PY39, pins="sphinx-5.0"),
-        "5.1": dict(PY39, pins="sphinx-5.0"),
-        "5.2": dict(PY39, pins="sphinx-5.2"),
-        "7.1": dict(PY39, pins="sphinx-7.1"),
-        "7.2": dict(PY39, pins="sphinx-7.1", apt_extra=["graphviz"]),
+        **{v: dict(PY39, pins="sphinx-3.4", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS], install=SPHINX_INSTALL_TOX)
+           for v in ("3.4", "3.5", "4.0")},
+        "4.1": dict(PY39, pins="sphinx-4.1", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS_41], install=SPHINX_INSTALL_TOX),
+        **{v: dict(PY39, pins="sphinx-4.1", pre_install=[*SPHINX_3, *SPHINX_HELP_CAPS_42], install=SPHINX_INSTALL_TOX)
+           for v in ("4.2", "4.3")},
+        "5.0": dict(PY39, pins="sphinx-5.0", install=SPHINX_INSTALL_TOX),
+        "5.1": dict(PY39, pins="sphinx-5.0", install=SPHINX_INSTALL_TOX),
+        "5.2": dict(PY39, pins="sphinx-5.2", install=SPHINX_INSTALL_TOX),
+        "7.1": dict(PY39, pins="sphinx-7.1", install=SPHINX_INSTALL_TOX),
+        "7.2": dict(PY39, pins="sphinx-7.1", apt_extra=["graphviz"], install=SPHINX_INSTALL_TOX),
     },
     "sympy/sympy": {
         **{v: dict(PY39, pins="sympy-1.0") for v in
