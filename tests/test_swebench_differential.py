@@ -304,7 +304,8 @@ def capture(case: dict, python: str, workdir: Path) -> str:
     spec = case["generate"]
     runner, args = spec["runner"], list(spec.get("args", []))
     env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PY_COLORS", "FORCE_COLOR", "NO_COLOR")}
+           if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PY_COLORS", "FORCE_COLOR", "NO_COLOR",
+                          "CI", "BUILD_NUMBER")}  # on CI, pytest does not cut its summary lines
     # a fixed width (pytest cuts messages to it), no plugins of the venv that runs it, no colours
     env.update(PYTHONHASHSEED="0", COLUMNS="80", PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     restore = None
