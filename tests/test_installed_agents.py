@@ -195,6 +195,15 @@ def _eval(tmp_path: Path, cache_dir: Path, base_url: str, agent: str, run_id: st
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=1500)
 
 
+def _assert_no_key_in_container(shell: str, key: str, token_var: str) -> None:
+    """What the CLI's shell saw (LOOK_FOR_KEYS, after the tests): the token, never the key."""
+    assert "---PROCS---" in shell and "---END---" in shell and f"{token_var}=eh-" in shell
+    assert "13 passed" in shell  # the tests ran after the edit
+    assert not find_leaks(key, "container", shell)
+    # only the control file the command wrote (so the search works) holds the key's start
+    assert shell.rsplit("---FILES---", 1)[1].split("---END---")[0].split() == ["/tmp/grep-control"]
+
+
 def _row(tmp_path: Path, run_id: str) -> dict:
     return pq.read_table(tmp_path / "reports" / run_id / "results.parquet").to_pylist()[0]
 
@@ -289,12 +298,7 @@ def test_qwen_code_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_di
     assert all(r["model"] == "fake-coder" and r.get("stream") for r in requests)
 
     # no key in the container: its shell looked at every environment, the process list and the files
-    shell = model.shell_outputs[2]
-    assert "---PROCS---" in shell and "---END---" in shell and "OPENAI_API_KEY=eh-" in shell
-    assert "passed" in shell  # the tests ran after the edit
-    assert not find_leaks(key, "container", shell)
-    # only the control file the command wrote (so the search works) holds the key's start
-    assert shell.rsplit("---FILES---", 1)[1].split("---END---")[0].split() == ["/tmp/grep-control"]
+    _assert_no_key_in_container(model.shell_outputs[2], key, "OPENAI_API_KEY")
 
     # the trajectory: the gateway's record of the CLI's turns, as the built-in agent's
     events = _events(tmp_path, "qwen")
@@ -346,11 +350,7 @@ def test_claude_code_resolves_a_builtin_task_behind_the_gateway(tmp_path, cache_
     assert all(r["model"] == "fake-coder" for r in requests)
 
     # no key in the container: its shell looked at every environment, the process list and the files
-    shell = model.shell_outputs[2]
-    assert "---PROCS---" in shell and "---END---" in shell and "ANTHROPIC_AUTH_TOKEN=eh-" in shell
-    assert "13 passed" in shell  # the tests ran after the edit
-    assert not find_leaks(key, "container", shell)
-    assert shell.rsplit("---FILES---", 1)[1].split("---END---")[0].split() == ["/tmp/grep-control"]
+    _assert_no_key_in_container(model.shell_outputs[2], key, "ANTHROPIC_AUTH_TOKEN")
 
     # the trajectory: the gateway's record of Claude Code's turns, as for chat completions
     events = _events(tmp_path, "claude")
