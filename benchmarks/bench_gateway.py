@@ -26,11 +26,10 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.bench_shell import p95
+from benchmarks.bench_shell import p95, timings
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_LLM = ROOT / "tests" / "fake_llm.py"
@@ -103,14 +102,7 @@ def timed(client, n: int, stream: bool, warmup: int = 30) -> list[float]:
         if response.status_code != 200:
             raise SystemExit(f"bench: HTTP {response.status_code}: {response.read()[:300]!r}")
 
-    for _ in range(warmup):
-        once()
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        once()
-        out.append(time.perf_counter() - start)
-    return out
+    return timings(once, n, warmup)
 
 
 def main(argv: list[str] | None = None) -> int:
