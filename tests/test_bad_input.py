@@ -1,7 +1,7 @@
 """Bad input (issue 7, item 5): every kind gives a clear status or error, never a crash, and
 nothing is written outside the repository (or the container, or the run's folder).
 
-* patches through the scorer's real apply path (git apply, --3way, --reject, patch --fuzz):
+* patches through the scorer's real apply path (git apply, --reject, patch --fuzz):
   binary garbage, git binary patches, CRLF, huge, empty, paths leaving the repo, symlinks
   out of it, files under .git, malformed hunks, NUL and non-UTF-8 bytes; a hypothesis fuzz;
   the escaping cases once more in a real container;

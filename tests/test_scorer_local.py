@@ -115,8 +115,8 @@ def test_patch_with_wrong_line_numbers_still_applies_with_git_apply(repo, env, p
 
 
 def test_patch_needing_fuzz_falls_back_to_gnu_patch(repo, env, patch_path):
-    # The first context line does not match the file: git apply refuses, the patch has
-    # no blob ids for --3way, --reject would reject the hunk; patch --fuzz applies it.
+    # The first context line does not match the file: git apply refuses, --reject would
+    # reject the hunk; patch --fuzz applies it.
     patch = """\
 diff --git a/pkg/calc.py b/pkg/calc.py
 --- a/pkg/calc.py
@@ -140,20 +140,21 @@ diff --git a/pkg/calc.py b/pkg/calc.py
     assert ">>>>> trying: git apply --verbose" in result.log
 
 
-def test_patch_against_older_blob_uses_3way(repo, env, patch_path):
+def test_patch_against_older_blob_falls_back_to_patch(repo, env, patch_path):
     old = head(repo)
     (repo / "pkg/calc.py").write_text(CALC.replace("def neg(a):", "def neg(a):  # negate"))
     git(repo, "commit", "-qam", "comment")
-    # a patch made against the old commit: its trailing context has the old "def neg" line
+    # a patch made against the old commit: its trailing context has the old "def neg" line;
+    # git apply refuses it, `patch --fuzz=5` applies it (the official order has no --3way)
     git(repo, "checkout", "-q", old)
     patch = make_diff(repo, {"pkg/calc.py": CALC.replace("return a * b", "return b * a")})
     git(repo, "checkout", "-q", "-")
-    assert "index " in patch
     result = apply_patch(env, patch, path=patch_path)
     assert result.applied, result.log
-    assert result.method == "git apply --3way"
+    assert result.method == "patch --fuzz=5"
     text = (repo / "pkg/calc.py").read_text()
     assert "# negate" in text and "return b * a" in text
+    assert not list(repo.rglob("*.orig"))  # patch's backup of a fuzzed file is not left behind
     assert git(repo, "diff", "--cached", "--name-only") == ""  # nothing left staged
 
 
@@ -469,26 +470,19 @@ def test_get_scorer():
         get_scorer("llm-judge")
 
 
-def test_already_applied_patch(repo, env, patch_path):
-    # --3way merges a patch whose change is already in the tree to the same tree.
+@pytest.mark.parametrize("with_index", [True, False])
+def test_already_applied_patch(repo, env, patch_path, with_index):
+    # a patch whose change is in the tree already applies in reverse: applied, tree unchanged
+    # (`patch --batch` would take it for a reversed patch and undo the change)
     patch = make_diff(repo, {"pkg/calc.py": CALC.replace("a - b", "a + b")})
+    if not with_index:
+        patch = "\n".join(line for line in patch.splitlines() if not line.startswith("index ")) + "\n"
     assert apply_patch(env, patch, path=patch_path).applied
     git(repo, "commit", "-qam", "fixed")
     again = apply_patch(env, patch, path=patch_path)
-    assert again.applied and again.method == "git apply --3way"
-    assert dirty(repo) == ""
-
-
-def test_reverse_applicable_patch_gets_a_note(repo, env, patch_path):
-    patch = make_diff(repo, {"pkg/calc.py": CALC.replace("a - b", "a + b")})
-    assert apply_patch(env, patch, path=patch_path).applied
-    git(repo, "commit", "-qam", "fixed")
-    # without blob ids, --3way cannot merge: every method fails, the log says why
-    patch = "\n".join(line for line in patch.splitlines() if not line.startswith("index ")) + "\n"
-    again = apply_patch(env, patch, path=patch_path)
-    assert not again.applied
-    assert "already" in again.log
-    assert "return a + b" in (repo / "pkg/calc.py").read_text()
+    assert again.applied and again.method == "already applied"
+    assert "all in the tree already" in again.log
+    assert dirty(repo) == "" and "return a + b" in (repo / "pkg/calc.py").read_text()
 
 
 def test_patch_for_crlf_files_applies_as_written(repo, env, patch_path):

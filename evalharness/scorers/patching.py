@@ -21,13 +21,18 @@ from dataclasses import dataclass
 from evalharness.environment import Environment
 from evalharness.scorers.bounded import bounded_command, exec_timeout, timed_out
 
-# (method name reported in ApplyResult.method, command; "$P" is the patch file)
+# (method name reported in ApplyResult.method, command; "$P" is the patch file): the official
+# harness's order and flags. `patch --batch` takes a file whose changes look applied already
+# for a reversed patch and reverses it; the already-applied cases it would spoil are taken
+# out first (ALREADY_APPLIED, the setup's edits, files the install left), see apply_patch.
 METHODS: tuple[tuple[str, str], ...] = (
     ("git apply", 'git apply --verbose "$P"'),
-    ("git apply --3way", 'git apply --verbose --3way "$P"'),
     ("git apply --reject", 'git apply --verbose --reject "$P"'),
-    ("patch --fuzz=5", 'patch --batch --forward --no-backup-if-mismatch --fuzz=5 -p1 -i "$P"'),
+    ("patch --fuzz=5", 'patch --batch --fuzz=5 -p1 -i "$P"'),
 )
+# The method recorded for a patch whose changes are all in the tree already (v5's check:
+# it applies in reverse and not forward); the tree is left as it is.
+ALREADY_APPLIED = "already applied"
 APPLY_TIMEOUT = 300
 MAX_APPLY_LOG_BYTES = 1 << 20  # the apply log kept: head and tail, the middle cut
 # A larger patch is refused (patch_apply_failed, saying so): SWE-bench's largest gold patch
@@ -36,7 +41,7 @@ MAX_APPLY_LOG_BYTES = 1 << 20  # the apply log kept: head and tail, the middle c
 MAX_PATCH_BYTES = 10 << 20
 _OK_MARKER = ">>>>> APPLY OK"
 _FAILED_MARKER = ">>>>> APPLY FAILED"
-_OK_LINE = re.compile(rf"^{re.escape(_OK_MARKER)} (\d+) (orig|lf)$", re.M)
+_OK_LINE = re.compile(rf"^{re.escape(_OK_MARKER)} (-1|\d+) (orig|lf)$", re.M)
 # Lines that carry file names in a unified/git diff.
 _PATH_LINE = re.compile(  # searched in "\n" + patch: a literal first character makes the search fast
     r"\n(diff --git |--- |\+\+\+ |\*\*\* |Index: |rename from |rename to |copy from |copy to )([^\n]*)"
@@ -55,6 +60,7 @@ class ApplyResult:
     method: str | None  # one of the METHODS names, None when nothing applied
     log: str
     reason: str | None = None  # why nothing applied, in one line (None when applied)
+    note: str | None = None  # what to know about how it applied (patch reversed files, say)
 
 
 ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
@@ -164,6 +170,12 @@ def apply_patch(
     first (its target files may really be CRLF). Paths that leave the repo (`..`,
     absolute) or enter `.git` are refused before anything runs (see the module docstring).
     The script and its log go beside `path` (`<path>.sh`, `<path>.log`).
+
+    Before the methods: a patch whose changes are all in the tree already (it applies in
+    reverse, not forward) counts as applied as is (ALREADY_APPLIED); and a file the patch
+    adds that the tree holds untracked (an install's output, like build/lib/... of
+    `pip install .`, which an agent's `git add -A` picks up in an official image) is
+    removed first, so the patch's version replaces it.
     """
     too_large = oversize(patch)
     if too_large:
@@ -175,8 +187,9 @@ def apply_patch(
     if not patch.endswith("\n"):
         patch += "\n"
     env.write_file(path, patch_bytes(patch))
+    added = [change.path for change in file_changes(patch) if change.kind == ADDED]
     command = bounded_command(path + ".sh", path + ".log", MAX_APPLY_LOG_BYTES, timeout,
-                              script=_apply_script(path, _variants(patch)))
+                              script=_apply_script(path, _variants(patch), added))
     result = env.exec(command, timeout=exec_timeout(timeout), workdir=env.workdir)
     log = result.output
     if timed_out(result):
@@ -185,8 +198,8 @@ def apply_patch(
     matches = _OK_LINE.findall(log)
     if result.exit_code == 0 and matches:
         index, variant = matches[-1]
-        method = METHODS[int(index)][0]
-        return ApplyResult(True, method, log)
+        method = ALREADY_APPLIED if index == "-1" else METHODS[int(index)][0]
+        return ApplyResult(True, method, log, note=_reversed_note(log) if method.startswith("patch ") else None)
     return ApplyResult(False, None, log, reason=_failure_reason(log))
 
 
@@ -202,6 +215,27 @@ def oversize(patch: str) -> str | None:
 
 # The first complaint of the tools, for the one-line reason: git's "error: ...", patch's "patch: **** ...".
 _COMPLAINT = re.compile(r"^(?:error: |fatal: |patch: \*\*\*\* |>>>>> refused: )(.+)$", re.M)
+
+
+_REVERSED = re.compile(r"^The next patch would (?:create|delete) the file (.+?),?$|^patching file (.+)$"
+                       r"|^(Reversed \(or previously applied\) patch detected!  Assuming -R\.)$", re.M)
+
+
+def _reversed_note(log: str) -> str | None:
+    """Which files `patch --batch` applied in reverse (it took their changes for applied already)."""
+    tail = log[log.rfind(">>>>> trying: patch "):]
+    if "Assuming -R" not in tail:
+        return None
+    reversed_files, last = [], None
+    for match in _REVERSED.finditer(tail):
+        if match.group(1) or match.group(2):
+            last = (match.group(1) or match.group(2)).strip("'")
+            if match.group(1) and "Assuming -R" in tail[match.end():match.end() + 40] and last not in reversed_files:
+                reversed_files.append(last)
+        elif last and last not in reversed_files:
+            reversed_files.append(last)
+    names = ", ".join(reversed_files[:10]) or "some files"
+    return f"patch --batch applied {names} in reverse (their changes looked applied already)"
 
 
 def _failure_reason(log: str) -> str:
@@ -289,7 +323,7 @@ def _variants(patch: str) -> list[str]:
     return ["lf", "orig"] if converted else ["orig", "lf"]
 
 
-def _apply_script(path: str, variants: list[str]) -> str:
+def _apply_script(path: str, variants: list[str], added: list[str] = ()) -> str:
     tries = []
     for variant in variants:
         source, shown = ("$ORIG", path) if variant == "orig" else ("$LF", path + ".lf")
@@ -304,6 +338,7 @@ def _apply_script(path: str, variants: list[str]) -> str:
         lf=shlex.quote(path + ".lf"),
         lf_setup=lf_setup,
         tries="\n".join(tries),
+        added=" ".join(shlex.quote(name) for name in added),
         ok=_OK_MARKER,
         failed=_FAILED_MARKER,
     )
@@ -317,6 +352,21 @@ ORIG={orig}
 LF={lf}
 STAMP=$(mktemp)
 {lf_setup}
+if ! git apply --check "$ORIG" >/dev/null 2>&1 && git apply --check --reverse "$ORIG" >/dev/null 2>&1; then
+  echo ">>>>> the patch's changes are all in the tree already (it applies in reverse): nothing to apply"
+  rm -f "$STAMP"
+  echo "{ok} -1 orig"
+  exit 0
+fi
+# Files the patch adds that the tree holds untracked (an install's build outputs): replaced.
+ROOT=$(pwd -P)
+for f in {added}; do
+  [[ -f $f || -L $f ]] || continue
+  git ls-files --error-unmatch -- "$f" >/dev/null 2>&1 && continue  # tracked: a real conflict
+  real=$(realpath -m -- "$f")
+  [[ $real == "$ROOT"/* ]] || continue
+  rm -f -- "$f" && echo ">>>>> replacing $f: the tree held it untracked (left by the install)"
+done
 declare -A KEEP=()
 while IFS= read -r -d '' f; do KEEP["$f"]=1; done < <(git ls-files -z -o --exclude-standard)
 
@@ -325,7 +375,7 @@ while IFS= read -r -d '' f; do KEEP["$f"]=1; done < <(git ls-files -z -o --exclu
 # names every file it would touch, and those names are checked before it runs for real.
 patch_targets_ok() {{
   local bad
-  bad=$(LC_ALL=C patch --dry-run --batch --forward --fuzz=5 -p1 -i "$1" 2>/dev/null \
+  bad=$(LC_ALL=C patch --dry-run --batch --fuzz=5 -p1 -i "$1" 2>/dev/null \
     | grep -a -E '^checking (file|symbolic link) ' \
     | grep -a -i -E "^checking (file|symbolic link) ['\"]?/|(^|[ /'\"(])(\.\.|\.git)([ /'\")]|$)")
   if [[ -n $bad ]]; then
@@ -334,6 +384,16 @@ patch_targets_ok() {{
     return 1
   fi
 }}
+leftovers() {{
+  find . -path ./.git -prune -o -type f \( -name '*.rej' -o -name '*.orig' \) -print0
+}}
+drop_new_leftovers() {{  # the *.rej / *.orig files a try made
+  while IFS= read -r -d '' f; do
+    [[ -n "${{LEFTOVER[$f]:-}}" ]] || rm -f -- "$f"
+  done < <(leftovers)
+}}
+declare -A LEFTOVER=()  # *.rej / *.orig files there before (patch's backups keep the file's old mtime)
+while IFS= read -r -d '' f; do LEFTOVER["$f"]=1; done < <(leftovers)
 new_rej() {{
   find . -path ./.git -prune -o -type f -name '*.rej' -newer "$STAMP" -print | grep -q .
 }}
@@ -342,8 +402,7 @@ reset_tree() {{
   while IFS= read -r -d '' f; do
     [[ -n "${{KEEP[$f]:-}}" ]] || rm -f -- "$f"
   done < <(git ls-files -z -o --exclude-standard)
-  find . -path ./.git -prune -o -type f \( -name '*.rej' -o -name '*.orig' \) -newer "$STAMP" -print0 \
-    | xargs -0 -r rm -f --
+  drop_new_leftovers
 }}
 try_method() {{
   local index=$1 variant=$2 P=$3 command=$4
@@ -352,7 +411,7 @@ try_method() {{
   eval "$command" 2>&1
   local rc=$?
   if [[ $rc -eq 0 ]] && ! new_rej; then
-    [[ $index -eq 1 ]] && git reset -q  # --3way stages its result; leave only the work tree changed
+    drop_new_leftovers
     echo "{ok} $index $variant"
     rm -f "$STAMP"
     exit 0
@@ -364,9 +423,6 @@ try_method() {{
 
 {tries}
 
-if git apply --check --reverse "$ORIG" >/dev/null 2>&1; then
-  echo ">>>>> note: the patch applies in reverse: its changes seem to be in the tree already"
-fi
 rm -f "$STAMP"
 echo "{failed}"
 exit 1

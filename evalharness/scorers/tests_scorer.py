@@ -48,6 +48,7 @@ from evalharness.scorers.bounded import CUT_LINE, bounded_command, cut_bytes, ex
 from evalharness.scorers.grading import grade
 from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
 from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes, oversize
+from evalharness.scorers.setup_edits import without_setup_edits
 from evalharness.specs import EnvSpec, test_arguments
 from evalharness.status import Status
 from evalharness.task import Task, patch_sections
@@ -78,6 +79,8 @@ _EDITABLE_FLAGS = ("-e", "--editable", "develop")
 # or fetch build dependencies (PIP_NO_BUILD_ISOLATION=0 turns isolation *off*: pip's
 # environment variables for --no-* flags are inverted).
 OFFLINE_PIP = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0"
+# More of the setup's edits than this is not read (sphinx's are ~2 KB).
+MAX_SETUP_DIFF_BYTES = 1 << 20
 # The eval output kept (head and tail halves); pytest's -rA summary, at the end, survives a cut.
 MAX_TEST_OUTPUT_BYTES = 8 << 20
 # The one environment every test run gets (recorded in run.json): no verdict may depend on the
@@ -96,7 +99,8 @@ class TestScorer:
 
     def __init__(self, patch_path: str = "/tmp/model.patch", script_path: str = "/tmp/eval.sh",
                  max_output_bytes: int = MAX_TEST_OUTPUT_BYTES,
-                 flaky: Mapping[str, Sequence[str]] | None = None, flaky_policy: str = FLAKY_FLAG):
+                 flaky: Mapping[str, Sequence[str]] | None = None, flaky_policy: str = FLAKY_FLAG,
+                 setup_diff_path: str = PRE_INSTALL_DIFF):
         if flaky_policy not in FLAKY_POLICIES:
             raise ValueError(f"flaky policy {flaky_policy!r}: not one of {', '.join(FLAKY_POLICIES)}")
         self.patch_path = patch_path
@@ -105,6 +109,7 @@ class TestScorer:
         self.max_output_bytes = max_output_bytes
         self.flaky = {k: tuple(v) for k, v in (flaky or {}).items()}  # instance id -> flaky test ids
         self.flaky_policy = flaky_policy
+        self.setup_diff_path = setup_diff_path  # where a local build keeps its setup's edits
 
     def score(self, task: Task, patch: str, env: Environment, spec: EnvSpec) -> ScoreResult:
         if not patch.strip():
@@ -113,19 +118,31 @@ class TestScorer:
         if too_large:
             return ScoreResult(status=Status.PATCH_APPLY_FAILED, resolved=False, apply_log=f"refused: {too_large}\n",
                                error=too_large)
-        if task.eval_script and getattr(env, "official_image", False):
-            parse = get_log_parser(task.log_parser or spec.log_parser)
+        official = bool(task.eval_script and getattr(env, "official_image", False))
+        parse = get_log_parser((task.log_parser or spec.log_parser) if official else spec.log_parser)
+        setup_note = ""
+        setup = self._setup_diff(env, task, spec, official)
+        if setup:
+            filtered = without_setup_edits(patch, setup)
+            if filtered.changed:
+                setup_note = "".join(f"{GUARD_MARKER} left out as one of the image's setup edits: {d}\n"
+                                     for d in filtered.dropped)
+                patch = filtered.patch
+            if not patch.strip():
+                return ScoreResult(status=Status.EMPTY_PATCH, resolved=False, apply_log=setup_note,
+                                   error="the patch holds only the image's setup edits (pre_install), no change of its own")
+        if official:
             script = official_eval_script(task)
         else:
-            parse = get_log_parser(spec.log_parser)  # an unknown name fails before any work
-            script = build_eval_script(task, spec, workdir=env.workdir, model_patch=patch)
+            script = build_eval_script(task, spec, workdir=env.workdir, model_patch=patch,
+                                       setup_diff_path=self.setup_diff_path)
 
         applied = apply_patch(env, patch, path=self.patch_path)
         if not applied.applied:
             return ScoreResult(
                 status=Status.PATCH_APPLY_FAILED,
                 resolved=False,
-                apply_log=applied.log,
+                apply_log=setup_note + applied.log,
                 error=f"the patch did not apply: {applied.reason}",
             )
 
@@ -138,7 +155,7 @@ class TestScorer:
             resolved=False,
             apply_method=applied.method,
             test_output=output,
-            apply_log=applied.log,
+            apply_log=setup_note + applied.log + (f"{GUARD_MARKER} note: {applied.note}\n" if applied.note else ""),
         )
         f2p, p2p, flaky = self._graded(task, result)
         if timed_out(run):
@@ -191,6 +208,17 @@ class TestScorer:
                 result.error = (f"{len(result.flaky_failed)} of the failing tests are known to be flaky: "
                                 + ", ".join(result.flaky_failed[:5]) + (" ..." if len(result.flaky_failed) > 5 else ""))
         return result
+
+    def _setup_diff(self, env: Environment, task: Task, spec: EnvSpec, official: bool) -> str:
+        """The setup's edits of tracked files, as a diff: those a local build keeps beside the
+        tree (it undoes them so that agents see base_commit), or, in an official image, the
+        tree's own difference from base_commit. Empty when the setup edits nothing."""
+        if not official and not spec.pre_install:
+            return ""
+        saved = shlex.quote(self.setup_diff_path)
+        command = (f"{{ cat {saved} 2>/dev/null; git -c core.fileMode=false diff --no-color "
+                   f"{shlex.quote(task.base_commit)} 2>/dev/null; }} | head -c {MAX_SETUP_DIFF_BYTES}")
+        return env.exec(command, timeout=60, workdir=env.workdir).output
 
     def _graded(self, task: Task, result: ScoreResult) -> tuple[list[str], list[str], frozenset[str]]:
         """FAIL_TO_PASS and PASS_TO_PASS as graded under the flaky policy, and the task's tests that are flaky.
@@ -253,7 +281,8 @@ def fallback_spec(task: Task) -> EnvSpec:
                    test_timeout=OFFICIAL_TEST_TIMEOUT)
 
 
-def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", model_patch: str = "") -> str:
+def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", model_patch: str = "",
+                      setup_diff_path: str = PRE_INSTALL_DIFF) -> str:
     """The bash script that re-installs, resets the test files, applies test_patch and runs the tests.
 
     Shown to users and logged as is. LF line endings only. In order: the spec's env and
@@ -282,11 +311,7 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
     lines += list(spec.eval_commands)
     lines += collection_guard_lines(model_patch, task.test_files, task.base_commit)
     if spec.pre_install:  # the image keeps pre_install's edits of tracked files as a diff
-        diff = shlex.quote(PRE_INSTALL_DIFF)
-        lines.append(
-            f"if [ -s {diff} ]; then git apply {diff} || "
-            f"echo '{GUARD_MARKER} the edits of pre_install do not apply over the patch'; fi"
-        )
+        lines.append(_SETUP_EDITS.replace("SETUP_DIFF", shlex.quote(setup_diff_path)).rstrip("\n"))
     if spec.install and reinstall_needed(spec, model_patch + "\n" + task.test_patch):
         steps = " && ".join(f"{{ {command}; }}" for command in spec.install)
         lines.append(
@@ -317,6 +342,29 @@ def build_eval_script(task: Task, spec: EnvSpec, workdir: str = "/testbed", mode
         "exit 0",
     ]
     return "\n".join(lines) + "\n"
+
+
+# The setup's edits put back file by file, after the guard (which restores to base_commit),
+# so the tree is the image's (base_commit plus those edits) plus the patch: applied; already
+# there (the patch carried them); merged three-way (the patch changed the file near them);
+# or, on a real conflict, that file alone keeps the patch's version, and the log says so.
+_SETUP_EDITS = r"""setup_edit() {
+  local f=$1 inc
+  inc=$(printf '%s' "$f" | sed 's/[][*?\\]/\\&/g')
+  if [ ! -e "$f" ]; then echo ">>>>> evalharness: setup edit of $f not applied: the patch deleted the file"; return; fi
+  if git apply --include="$inc" SETUP_DIFF 2>/dev/null; then echo ">>>>> evalharness: setup edit of $f applied"; return; fi
+  if git apply --check --reverse --include="$inc" SETUP_DIFF 2>/dev/null; then
+    echo ">>>>> evalharness: setup edit of $f already in the tree"; return; fi
+  cp -p -- "$f" /tmp/.evalharness-setup-keep
+  if git add -- "$f" && git apply --3way --include="$inc" SETUP_DIFF >/dev/null 2>&1; then
+    git reset -q -- "$f"; echo ">>>>> evalharness: setup edit of $f merged with the patch's changes"; return; fi
+  git reset -q -- "$f"; cp -p /tmp/.evalharness-setup-keep "$f"
+  echo ">>>>> evalharness: the setup's edit of $f conflicts with the patch: $f keeps the patch's version"
+}
+if [ -s SETUP_DIFF ]; then
+  while IFS= read -r f; do setup_edit "$f"; done < <(git apply --numstat SETUP_DIFF | cut -f3-)
+fi
+"""
 
 
 def _reset_lines(files: list[str], base: str) -> list[str]:
