@@ -63,14 +63,6 @@ def timeout_wrapped(command: str, timeout: float | None) -> list[str]:
     return ["timeout", "-s", "KILL", f"{max(1, int(timeout))}", "bash", "-c", command]
 
 
-def git_diff_command(base_commit: str) -> str:
-    """Everything changed since base_commit, new files included, as one unified diff."""
-    return (
-        "git add -A >/dev/null 2>&1 && "
-        f"git -c core.fileMode=false diff --cached --no-color {base_commit} 2>/dev/null"
-    )
-
-
 class LocalEnvironment:
     """Runs commands in a host folder. For tests and for trusted, local tools only."""
 

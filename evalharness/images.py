@@ -53,7 +53,6 @@ DEBIAN_PYTHON_PACKAGES = ("python3", "python3-venv", "python3-dev")  # headers: 
 # Package-index settings passed to builds (mirrors, proxies): pip's, and npm's for installed agents.
 PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT", "NPM_CONFIG_REGISTRY")
 # Kept out of every diff the harness takes (pip install -e and test runs leave them behind).
-GIT_EXCLUDES = ("*.egg-info/", "__pycache__/", "*.pyc", ".pytest_cache/", "build/", ".eggs/", "*.so")
 # The tracked-file edits of a spec's pre_install steps, re-applied by the eval script.
 PRE_INSTALL_DIFF = "/opt/evalharness/pre_install.diff"
 # Official SWE-bench images: the conda env every command must run in.
@@ -443,7 +442,6 @@ class ImageBuilder:
 
     def _instance_dockerfile(self, env_tag: str, task: Task, spec: EnvSpec) -> str:
         commit = task.base_commit
-        excludes = "\\n".join(GIT_EXCLUDES)
         lines = [
             f"FROM {env_tag} AS repo",
             f"LABEL {LABEL}=1 {LABEL}.layer=repo-stage",  # so the stage image can be found and pruned
@@ -451,8 +449,7 @@ class ImageBuilder:
             f"RUN git init -q {WORKDIR} && cd {WORKDIR} && "
             f"git fetch -q /tmp/repo.bundle refs/evalharness/{commit} '+refs/tags/*:refs/tags/*' && "
             f"git update-ref refs/heads/main {commit} && git symbolic-ref HEAD refs/heads/main && "
-            f"git reset -q --hard && rm -f .git/FETCH_HEAD && "
-            f"printf '{excludes}\\n' >> .git/info/exclude && git gc -q --prune=now",
+            f"git reset -q --hard && rm -f .git/FETCH_HEAD && git gc -q --prune=now",
             f"FROM {env_tag}",
             f"COPY --from=repo {WORKDIR} {WORKDIR}",
             f"WORKDIR {WORKDIR}",
@@ -473,8 +470,11 @@ class ImageBuilder:
                 f"RUN git diff --binary | cmp -s - {PRE_INSTALL_DIFF} || (echo 'install changed tracked files:'; "
                 f"git diff --stat; exit 1) && git checkout -q -- ."
             )
-        # The instance must start clean: an install step that edits the tree is a spec bug.
-        lines.append("RUN test -z \"$(git status --porcelain)\" || (git status --porcelain; exit 1)")
+        # The instance must start with base_commit's tracked files: an install step that edits
+        # them is a spec bug. What the install leaves untracked (build/, *.egg-info) stays, and
+        # `git status` shows it, as in SWE-bench's official images (their setup adds no
+        # excludes): an agent's `git add -A` sees the same tree there and here.
+        lines.append("RUN test -z \"$(git status --porcelain --untracked-files=no)\" || (git status --porcelain; exit 1)")
         return "\n".join(lines) + "\n"
 
     # ---- mechanics ----------------------------------------------------------------------

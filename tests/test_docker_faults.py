@@ -35,7 +35,7 @@ import requests
 
 from evalharness.agents.base import AgentResult
 from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.environment import git_diff_command
+from evalharness.agents.patch import collect_patch
 from evalharness.images import LABEL, BuildConfig, ImageBuilder, _BuildTrace
 from evalharness.pipeline import InstancePipeline, RunConfig, docker_failure
 from evalharness.repos import BuiltinRepos
@@ -260,7 +260,7 @@ class WorkingAgent:
         env.write_file("/tmp/gold.patch", task.patch)
         applied = env.exec("git apply /tmp/gold.patch && rm /tmp/gold.patch")
         assert applied.ok, applied.output
-        return AgentResult(patch=env.exec(git_diff_command(task.base_commit)).output, turns=1)
+        return AgentResult(patch=collect_patch(env.exec, task.base_commit), turns=1)
 
 
 def in_thread(target) -> threading.Thread:

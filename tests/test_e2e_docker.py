@@ -17,7 +17,7 @@ from evalharness.agents.base import AgentResult
 from evalharness.cli import main
 from evalharness.containers import running_container
 from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.environment import git_diff_command
+from evalharness.agents.patch import collect_patch
 from evalharness.images import BuildConfig, ImageBuilder
 from evalharness.repos import BuiltinRepos
 from evalharness.results import SCHEMA
@@ -158,7 +158,7 @@ class ScriptAgent:
             return AgentResult(patch=self.patch, turns=1)
         result = env.exec(self.script)
         assert result.ok, result.output
-        return AgentResult(patch=env.exec(git_diff_command(task.base_commit)).output, turns=1)
+        return AgentResult(patch=collect_patch(env.exec, task.base_commit), turns=1)
 
 
 LIBRARY_FILES = "git ls-files '*.py' | grep -v -E '(^|/)tests?/|test_|conftest' "

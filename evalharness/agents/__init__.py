@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from evalharness.agents.base import Agent, AgentResult, Usage
-from evalharness.agents.gold import EmptyAgent, GoldAgent
+from evalharness.agents.gold import EmptyAgent, GoldAgent, OfficialFormGoldAgent
 from evalharness.agents.replay import ReplayAgent
 from evalharness.errors import UserError
 
@@ -31,6 +31,7 @@ INSTALLED = ("qwen-code", "mini-swe-agent", "claude-code")
 
 AGENTS: dict[str, Callable[..., Agent]] = {
     "gold": lambda **_: GoldAgent(),
+    "gold-official": lambda **_: OfficialFormGoldAgent(),  # gold plus the official image's setup edits and build outputs
     "empty": lambda **_: EmptyAgent(),
     "llm": _llm,
     "replay": lambda predictions=None, **_: ReplayAgent.from_file(predictions),  # --predictions FILE

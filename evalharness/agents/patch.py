@@ -1,8 +1,10 @@
 """The agent's patch: what changed in the working tree since base_commit, as one diff.
 
-New files are included (`git add -A`); files the image's git excludes list as build junk
-(__pycache__, *.egg-info, build/ ...) never enter the index; binary files are left out,
-since a text diff cannot carry them and SWE-bench patches are text.
+New files are included (`git add -A`), build junk (BUILD_JUNK: __pycache__, *.egg-info,
+build/ ...) is not: the image leaves what its install wrote untracked and visible, as
+SWE-bench's official images do, and the patch leaves it out through an excludes file of its
+own (untracked files only, like .gitignore: a tracked file under build/ still counts).
+Binary files are left out, since a text diff cannot carry them and SWE-bench patches are text.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ PATCH_FILE = "/tmp/.evalharness-agent.patch"
 CHUNK_BYTES = 384 << 10  # base64 of a chunk stays well within a shell session's output limit
 MAX_PATCH_BYTES = 10 << 20  # the scorer refuses larger patches anyway
 SIZE_MARKER = "evalharness-patch-size"
+# Untracked files an install or a test run makes, never part of an agent's patch (gitignore syntax).
+BUILD_JUNK = ("*.egg-info/", "__pycache__/", "*.pyc", ".pytest_cache/", "build/", ".eggs/", "*.so")
+JUNK_FILE = "/tmp/.evalharness-junk"
 
 
-def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
-    """Stage everything and return `git diff --cached base_commit`, less binary files.
+def collect_patch(run: Callable[[str], ExecResult], base_commit: str, junk: tuple[str, ...] = BUILD_JUNK) -> str:
+    """Stage everything but `junk` and return `git diff --cached base_commit`, less binary files.
 
     One shell round trip when the diff fits in a chunk (nearly always): git's two commands,
     the size and the base64 in one command line; larger diffs come back in more chunks.
@@ -31,7 +36,9 @@ def collect_patch(run: Callable[[str], ExecResult], base_commit: str) -> str:
     # a large diff, and decoding it as text would mangle bytes that are not UTF-8.
     # git may warn on stderr (merged into the output: line endings under .gitattributes), so the
     # size comes on a line of its own after a marker, and the base64 after it.
-    written = run(f"git add -A && git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
+    patterns = " ".join(shlex.quote(pattern) for pattern in junk) or "''"
+    written = run(f"printf '%s\\n' {patterns} > {JUNK_FILE} && git -c core.excludesFile={JUNK_FILE} add -A && "
+                  f"git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
                   f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo && echo \"{SIZE_MARKER} $size\" && "
                   f"if [ \"$size\" -le {CHUNK_BYTES} ]; then base64 -w0 {PATCH_FILE}; rm -f {PATCH_FILE}; fi")
     sized = re.search(rf"(?m)^{SIZE_MARKER} (\d+)$\n?", written.output)
