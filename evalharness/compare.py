@@ -1,9 +1,9 @@
 """Paired comparison of two runs, instance by instance, with McNemar's exact test.
 
 Only the instances both runs finished are compared, less those where either run had an
-infrastructure failure (env_build_failed, harness_error): those were not measured, and
-counting them would make a broken build machine look like a worse model. They are listed
-apart. What matters is the discordant
+infrastructure failure (env_build_failed, harness_error) or a test log without any test
+result (no_tests_parsed): those were not measured, and counting them would make a broken
+build machine look like a worse model. They are listed apart. What matters is the discordant
 pairs: b instances resolved by BASE but not by NEW, c the other way. NEW is a
 regression when it is significantly worse (b > c and the two-sided exact p-value is
 below alpha) or when it lost more than `max_drop` instances net (b - c > max_drop), the
@@ -18,7 +18,7 @@ from pathlib import Path
 from evalharness.errors import UserError
 from evalharness.report.load import RunData, load_run
 from evalharness.report.stats import mcnemar_exact
-from evalharness.report.summary import INFRA_STATUSES
+from evalharness.report.summary import UNMEASURED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Comparison:
             f"| instances only in this run | {self.only_in_base} | {self.only_in_new} |",
             "",
             f"- common instances compared: {self.common}",
-            f"- left out for an infrastructure failure (env_build_failed, harness_error): {len(self.excluded_infra)}",
+            f"- left out, not measured (env_build_failed, harness_error, no_tests_parsed): {len(self.excluded_infra)}",
             f"- flipped to fail (resolved in BASE, not in NEW): {len(self.to_fail)}",
             f"- flipped to pass (resolved in NEW, not in BASE): {len(self.to_pass)}",
             f"- McNemar exact test, two-sided, on the {len(self.to_fail) + len(self.to_pass)} discordant "
@@ -116,7 +116,7 @@ class Comparison:
         if self.max_drop is not None:
             lines.append(f"- allowed net drop: {self.max_drop} instance(s); net drop: {self.net_drop}")
         for title, flips in (("Flipped to fail", self.to_fail), ("Flipped to pass", self.to_pass),
-                             ("Left out: infrastructure failure", self.excluded_infra)):
+                             ("Left out: not measured", self.excluded_infra)):
             if flips:
                 lines += ["", f"### {title} ({len(flips)})", ""]
                 lines += [f"- `{_code(f.instance_id)}`: {f.base_status} → {f.new_status}" for f in flips]
@@ -134,7 +134,7 @@ def compare_runs(base: RunData, new: RunData, alpha: float = 0.05, max_drop: int
     common, excluded, to_fail, to_pass = [], [], [], []
     for iid in shared:
         b, n = base.by_id[iid], new.by_id[iid]
-        if b.status in INFRA_STATUSES or n.status in INFRA_STATUSES:
+        if b.status in UNMEASURED_STATUSES or n.status in UNMEASURED_STATUSES:
             excluded.append(Flip(iid, b.status, n.status))
             continue
         common.append(iid)

@@ -61,14 +61,17 @@ class ContainerLimits:
 
     Defaults: no network; memory 4g (RAM, no swap on top; page cache counts but is reclaimed
     first; over it the kernel kills the biggest process in the container only); pids 4096;
-    CPU not capped. None means "the default"; 0, "0" or "none" means unlimited. Values are
-    normalised on construction (memory: a Docker size string or "none"; pids: int, 0 =
-    unlimited; cpus: float or None = no cap), so reconstructing from the fields is a no-op.
+    a CPU quota of the host's cores. That quota caps nothing, but without one a cgroup v1
+    host shows programs that size themselves from cgroups one CPU (cpu.shares 1024): pylint
+    then skips its parallel tests and SWE-bench's verdicts change. None means "the default";
+    0, "0" or "none" means unlimited. Values are normalised on construction (memory: a
+    Docker size string or "none"; pids: int, 0 = unlimited; cpus: float, 0 = no quota, None =
+    the host's cores), so reconstructing from the fields is a no-op.
     """
 
     network: bool = False  # no network unless asked: agents and tests run offline
     memory: str | None = DEFAULT_MEMORY  # e.g. "4g", "512m"; "none": unlimited
-    cpus: float | None = None  # e.g. 2 or 0.5; None / 0: no cap
+    cpus: float | None = None  # e.g. 2 or 0.5; None: the host's cores; 0: no quota
     pids: int | None = DEFAULT_PIDS  # 0: unlimited
 
     def __post_init__(self) -> None:
@@ -108,14 +111,16 @@ def _parse_memory(text: str) -> int:
 
 
 def _normal_cpus(value) -> float | None:
-    if value is None or _is_unlimited(value):
+    if value is None:
         return None
+    if _is_unlimited(value):
+        return 0.0
     try:
         cpus = float(value)
     except ValueError:
         raise UserError(f"cpu limit {value!r}: give a number of CPUs like 2 or 0.5, or none") from None
     if cpus in (0, -1):  # as for memory and pids, and Docker's own -1
-        return None
+        return 0.0
     if not 0 < cpus < float("inf"):
         raise UserError(f"cpu limit {value!r} must be positive (or none for no cap)")
     return cpus
@@ -249,10 +254,21 @@ def sandbox_options(client: docker.DockerClient, limits: ContainerLimits) -> dic
     if memory:
         options["mem_limit"] = memory
         options["memswap_limit"] = memory  # no swap on top (ignored where swap isn't accounted)
-    if limits.cpus:
-        host = _host_cpus(client)
-        options["nano_cpus"] = int(min(limits.cpus, host or limits.cpus) * 1e9)  # Docker refuses more than the host has
+    cpus = container_cpus(client, limits)
+    if cpus:
+        options["nano_cpus"] = int(cpus * 1e9)
     return options
+
+
+def container_cpus(client: docker.DockerClient, limits: ContainerLimits) -> float:
+    """The CPU quota a container gets under `limits` (0: none): the host's cores by default,
+    a given limit capped at them (Docker refuses more than the host has)."""
+    if limits.cpus == 0:
+        return 0.0
+    host = _host_cpus(client)
+    if limits.cpus is None:
+        return float(host or 0)
+    return float(min(limits.cpus, host or limits.cpus))
 
 
 def _host_cpus(client: docker.DockerClient) -> int | None:

@@ -352,6 +352,7 @@ class InstancePipeline:
         progress.phase = "eval"
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
             sandbox = sandbox_options(self.client, self.config.limits)
+            record.cpus = sandbox.get("nano_cpus", 0) / 1e9
             # --allow-network: the tests reach the real services; an internal network would cut them off
             needed = () if self.config.limits.network else spec.sidecars
             with sidecar_network(self.client, self.builder, needed, run_id=self.config.run_id,
@@ -369,6 +370,8 @@ class InstancePipeline:
         record.error = score.error
         record.flaky_tests = score.flaky_tests
         record.flaky_failed = "\n".join(score.flaky_failed)
+        record.host_sensitive_tests = score.host_sensitive_tests
+        record.host_sensitive_failed = "\n".join(score.host_sensitive_failed)
         logs.write("apply.log", score.apply_log)
         logs.write("test_output.txt", score.test_output)
         logs.write("test_statuses.json", json.dumps(score.test_statuses, indent=1, sort_keys=True))

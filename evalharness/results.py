@@ -52,6 +52,9 @@ class InstanceRecord:
     format_errors: int = 0  # malformed tool calls the agent was told to fix
     api_retries: int = 0  # model requests retried after a 429, 5xx, timeout or dropped connection
     limit_hits: str = ""  # container limits the instance ran into, e.g. "memory=1,pids=3" (not fatal)
+    cpus: float = 0.0  # the CPU quota its tests ran under, as the container's cgroup shows it (0: none)
+    host_sensitive_tests: int = 0  # tests of its FAIL_TO_PASS / PASS_TO_PASS the spec names host-sensitive
+    host_sensitive_failed: str = ""  # of those, the ones that failed, "id (why)" one per line
     flaky_tests: int = 0  # tests of its FAIL_TO_PASS / PASS_TO_PASS in the run's flaky list (eval --flaky)
     flaky_failed: str = ""  # of those, the ones that failed and counted (policy "flag"), one per line
     attempt: int = 1  # which try produced this record (Ray retries an instance whose worker died)

@@ -26,6 +26,10 @@ Keys of an entry (only `python` is required):
 * `log_parser`: the name of the parser of the test log (scorers/log_parsers.py).
 * `env`: environment variables of the env layer.
 * `test_timeout`: seconds the eval script may run.
+* `host_sensitive`: tests whose result depends on the machine, not on the patch, as a table
+  of why (HOST_SENSITIVITY) to fnmatch patterns of test ids, e.g.
+  `host_sensitive = { cpus = ["tests/test_self.py::TestRunTC::test_jobs_score"] }`. They are
+  graded as usual; the record names those that failed, and says so when they decide.
 
 A file with an unknown key, or a value of the wrong type, is rejected with the
 file and entry named.
@@ -33,6 +37,7 @@ file and entry named.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -45,7 +50,12 @@ TEST_DIRECTIVES = ("files", "django")
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 _LISTS = ("apt", "pip", "pre_install", "install", "eval_commands", "sidecars")
 _STRINGS = ("python", "test_cmd", "log_parser", "test_directives")
-_KEYS = {*_LISTS, *_STRINGS, "env", "test_timeout"}
+_KEYS = {*_LISTS, *_STRINGS, "env", "test_timeout", "host_sensitive"}
+# Why a test's result can depend on the host: the keys `host_sensitive` takes.
+HOST_SENSITIVITY = {
+    "cpus": "depends on the CPU count the container sees",
+    "network": "needs the internet",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,15 @@ class EnvSpec:
     # Shell run right before the tests, after any re-install (set by the harness, not by spec
     # files: the sidecars' CA is trusted there, so a re-installed package's own bundle has it too).
     pre_test: tuple[str, ...] = ()
+    # why (a HOST_SENSITIVITY key) -> fnmatch patterns of test ids whose result depends on the host
+    host_sensitive: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def host_sensitivity(self, test_id: str) -> str | None:
+        """Why `test_id` depends on the host (a HOST_SENSITIVITY key), or None."""
+        for why, patterns in self.host_sensitive.items():
+            if any(fnmatch.fnmatchcase(test_id, pattern) for pattern in patterns):
+                return why
+        return None
 
 
 def test_arguments(spec: EnvSpec, files: list[str]) -> list[str]:
@@ -168,6 +187,15 @@ def _spec(repo: str, version: str, body: dict[str, Any], where: str) -> EnvSpec:
         from evalharness.sidecars import check_names
 
         check_names(body["sidecars"], where)
+    sensitive = body.get("host_sensitive", {})
+    if not isinstance(sensitive, dict) or not all(
+        isinstance(v, list) and all(isinstance(p, str) for p in v) for v in sensitive.values()
+    ):
+        raise UserError(f"{where}: 'host_sensitive' must be a table of lists of test-id patterns")
+    unknown_why = set(sensitive) - set(HOST_SENSITIVITY)
+    if unknown_why:
+        raise UserError(f"{where}: 'host_sensitive' keys must be among {sorted(HOST_SENSITIVITY)}, "
+                        f"got {sorted(unknown_why)}")
     directives = body.get("test_directives", "files")
     if directives not in TEST_DIRECTIVES:
         raise UserError(f"{where}: 'test_directives' must be one of {list(TEST_DIRECTIVES)}, got {directives!r}")
@@ -186,4 +214,5 @@ def _spec(repo: str, version: str, body: dict[str, Any], where: str) -> EnvSpec:
         eval_commands=tuple(body.get("eval_commands", ())),
         test_directives=directives,
         sidecars=tuple(body.get("sidecars", ())),
+        host_sensitive={why: tuple(patterns) for why, patterns in sensitive.items()},
     )

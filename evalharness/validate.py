@@ -51,6 +51,7 @@ GOLD_NOT_RESOLVED = "gold does not resolve"
 EMPTY_RESOLVED = "empty resolves"
 VERDICT_CHANGED = "verdict changes across repeats"
 FLAKY_GRADED = "graded tests are flaky"
+NO_TESTS = "no test ran"  # a control's test log held no test result: nothing was graded
 FLAKY_FILE = "flaky.json"
 # Statuses of a run whose tests ran to the end: only those repeats are compared test by test.
 _TESTS_RAN = (Status.RESOLVED.value, Status.UNRESOLVED.value)
@@ -100,6 +101,8 @@ class ValidationRow:
     def problem(self) -> str | None:
         if self.changed:
             return VERDICT_CHANGED
+        if Status.NO_TESTS_PARSED.value in (self.gold_status, self.empty_status):
+            return NO_TESTS
         if self.gold_status != Status.RESOLVED.value:
             return GOLD_NOT_RESOLVED
         if self.empty_status == Status.RESOLVED.value:
@@ -115,6 +118,9 @@ class ValidationRow:
             return f"{problem}: {' and '.join(self.changed)}"
         if problem == FLAKY_GRADED:
             return problem
+        if problem == NO_TESTS:
+            return f"{problem}: " + " and ".join(name for name, status in (("gold", self.gold_status), ("empty", self.empty_status))
+                                                 if status == Status.NO_TESTS_PARSED.value)
         return f"{problem}: {self.gold_status if problem == GOLD_NOT_RESOLVED else self.empty_status}"
 
     def detail(self) -> str:
@@ -125,7 +131,7 @@ class ValidationRow:
                              for name in self.changed)
         if problem == FLAKY_GRADED:
             return _clip_list(self.flaky_graded)
-        gold = problem == GOLD_NOT_RESOLVED
+        gold = problem == GOLD_NOT_RESOLVED or (problem == NO_TESTS and self.gold_status == Status.NO_TESTS_PARSED.value)
         return _first_line(self.gold_error if gold else self.empty_error) or (
             self.gold_tests if gold else self.empty_tests)
 

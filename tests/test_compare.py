@@ -74,14 +74,15 @@ def test_a_significant_improvement_is_not_a_regression(tmp_path):
     assert not c.regression and c.improved and c.p_value == pytest.approx(2 / 512)
 
 
-def test_only_common_instances_count_and_infra_failures_are_left_out(tmp_path):
-    base = {"a": "resolved", "b": "resolved", "c": "resolved", "only-base": "resolved"}
-    new = {"a": "resolved", "b": "env_build_failed", "c": "harness_error", "only-new": "unresolved"}
+def test_only_common_instances_count_and_unmeasured_ones_are_left_out(tmp_path):
+    base = {"a": "resolved", "b": "resolved", "c": "resolved", "d": "resolved", "only-base": "resolved"}
+    new = {"a": "resolved", "b": "env_build_failed", "c": "harness_error", "d": "no_tests_parsed",
+           "only-new": "unresolved"}
     c = compare_runs(*_pair(tmp_path, base, new))
     assert c.common == 1 and (c.only_in_base, c.only_in_new) == (1, 1)
-    assert [f.instance_id for f in c.excluded_infra] == ["b", "c"]
-    assert not c.to_fail and not c.regression
-    assert "left out for an infrastructure failure (env_build_failed, harness_error): 2" in c.to_markdown()
+    assert [f.instance_id for f in c.excluded_infra] == ["b", "c", "d"]
+    assert not c.to_fail and not c.regression  # a log with no test in it is no model regression
+    assert "left out, not measured (env_build_failed, harness_error, no_tests_parsed): 3" in c.to_markdown()
 
 
 def test_bad_inputs_are_user_errors(tmp_path):

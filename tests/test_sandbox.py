@@ -118,7 +118,7 @@ def test_limit_values_are_normalised_and_checked():
     assert (default.network, default.memory, default.cpus, default.pids) == (False, DEFAULT_MEMORY, None, DEFAULT_PIDS)
     assert default.memory_bytes == 4 << 30
     unlimited = ContainerLimits(memory="none", cpus="0", pids="none")
-    assert (unlimited.memory, unlimited.memory_bytes, unlimited.cpus, unlimited.pids) == ("none", None, None, 0)
+    assert (unlimited.memory, unlimited.memory_bytes, unlimited.cpus, unlimited.pids) == ("none", None, 0.0, 0)
     assert ContainerLimits(memory=0, cpus=0, pids=0) == unlimited == ContainerLimits(memory="0", cpus=0.0, pids=-1)
     assert ContainerLimits(memory="512M", cpus="1.5", pids="100") == ContainerLimits(memory="512m", cpus=1.5, pids=100)
     assert ContainerLimits(**vars(ContainerLimits(memory="2g", pids=7))) == ContainerLimits(memory="2g", pids=7)
@@ -144,15 +144,25 @@ def test_limit_hits_parse_and_format():
     assert format_limit_hits({"memory": 0}) == "" and format_limit_hits({}) == ""
 
 
-def test_default_and_given_limits_are_applied(start):
+def test_default_and_given_limits_are_applied(start, docker_client):
     hc = _inspect(start("defaults"))["HostConfig"]
     assert hc["Memory"] == 4 << 30 and hc["MemorySwap"] in (4 << 30, -1)  # -1: where swap isn't accounted
     assert hc["PidsLimit"] == DEFAULT_PIDS
-    assert hc["NanoCpus"] == 0  # no CPU cap by default
+    # a quota of the host's cores by default: the cgroup shows the CPUs the container may use
+    assert hc["NanoCpus"] == docker_client.info()["NCPU"] * 1_000_000_000
     hc = _inspect(start("given", memory="256m", cpus=0.5, pids=300))["HostConfig"]
     assert (hc["Memory"], hc["NanoCpus"], hc["PidsLimit"]) == (256 << 20, 500_000_000, 300)
     hc = _inspect(start("unlimited", memory="none", cpus="none", pids="none"))["HostConfig"]
     assert hc["Memory"] == 0 and hc["NanoCpus"] == 0 and hc["PidsLimit"] in (None, 0, -1)
+
+
+def test_the_default_cpu_view_in_the_cgroup_is_the_hosts_cores(start, docker_client):
+    # what pylint's _query_cpu reads: a CFS quota over its period (v1), or cpu.max (v2)
+    env = start("cpu-view")
+    view = env.exec("if [ -f /sys/fs/cgroup/cpu.max ]; then cat /sys/fs/cgroup/cpu.max; else "
+                    "echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us); fi")
+    quota, period = view.output.split()
+    assert int(quota) / int(period) == docker_client.info()["NCPU"]
 
 
 def test_cpus_beyond_the_host_are_capped_at_the_host(start, docker_client):

@@ -9,9 +9,22 @@ import pytest
 
 from evalharness.cli import main
 from evalharness.datasets import load_tasks, write_jsonl
-from evalharness.validate import EMPTY_RESOLVED, GOLD_NOT_RESOLVED, ValidationReport, ValidationRow
+from evalharness.validate import EMPTY_RESOLVED, GOLD_NOT_RESOLVED, NO_TESTS, ValidationReport, ValidationRow
 
 TASKS = load_tasks("builtin")
+
+
+def test_a_control_whose_log_had_no_test_is_a_problem_of_its_own():
+    rows = [
+        ValidationRow("a", "o/r", "1", gold_status="resolved", empty_status="no_tests_parsed",
+                      empty_error="no test result in the test log: ...\ntox: command not found"),
+        ValidationRow("b", "o/r", "1", gold_status="no_tests_parsed", empty_status="no_tests_parsed",
+                      gold_error="no test result in the test log: ..."),
+    ]
+    report = ValidationReport(rows)
+    assert [r.instance_id for r in report.problems] == ["a", "b"]  # an empty control's too: validate fails
+    assert list(report.grouped()) == [f"{NO_TESTS}: empty", f"{NO_TESTS}: gold and empty"]
+    assert rows[0].detail() == "no test result in the test log: ..."
 
 
 def test_report_groups_problems_by_control_and_status():

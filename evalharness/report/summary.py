@@ -17,6 +17,10 @@ from evalharness.status import Status
 STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in Status)
 # Failures of the machinery rather than of the system under test (SWE-bench v5's infra_failure).
 INFRA_STATUSES = frozenset({Status.ENV_BUILD_FAILED.value, Status.HARNESS_ERROR.value})
+# Statuses of an instance that was not measured: a comparison leaves it out (on either side)
+# rather than count it as a regression. A log without any test result says the tests did not
+# run (the environment's fault far more often than the patch's).
+UNMEASURED_STATUSES = INFRA_STATUSES | {Status.NO_TESTS_PARSED.value}
 GRADED_STATUSES = frozenset({Status.RESOLVED.value, Status.UNRESOLVED.value})
 
 

@@ -19,6 +19,7 @@ STATUS_COLORS = {
     "empty_patch": "#d0d7de",
     "patch_apply_failed": "#e3a008",
     "test_timeout": "#8250df",
+    "no_tests_parsed": "#953800",
     "env_build_failed": "#cf222e",
     "agent_error": "#e85aad",
     "harness_error": "#82071e",

@@ -26,6 +26,8 @@ class ScoreResult:
     error: str | None = None
     flaky_tests: int = 0  # tests of FAIL_TO_PASS / PASS_TO_PASS named by the scorer's flaky list
     flaky_failed: list[str] = field(default_factory=list)  # of those, the failing ones (policy "flag")
+    host_sensitive_tests: int = 0  # tests of FAIL_TO_PASS / PASS_TO_PASS the spec names as host-sensitive
+    host_sensitive_failed: list[str] = field(default_factory=list)  # of those, the failing ones: "id (why)"
 
 
 class Scorer(Protocol):

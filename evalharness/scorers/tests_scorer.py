@@ -49,7 +49,7 @@ from evalharness.scorers.grading import grade
 from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
 from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes, oversize
 from evalharness.scorers.setup_edits import without_setup_edits
-from evalharness.specs import EnvSpec, test_arguments
+from evalharness.specs import HOST_SENSITIVITY, EnvSpec, test_arguments
 from evalharness.status import Status
 from evalharness.task import Task, patch_sections
 
@@ -173,6 +173,12 @@ class TestScorer:
             return result
 
         result.test_statuses = parse(extract_test_output(output))
+        if not result.test_statuses and (f2p or p2p):
+            # Not even a failure was logged: the tests did not run, so the patch was not graded.
+            result.status = Status.NO_TESTS_PARSED
+            result.error = no_tests_error(output)
+            _fill_counts(result, f2p, p2p)
+            return result
         verdict = _fill_counts(result, f2p, p2p)
         result.resolved = verdict.resolved
         if task.FAIL_TO_PASS and not f2p:  # policy "ignore" left none: nothing shows that the fix works
@@ -196,6 +202,11 @@ class TestScorer:
                 f"the test command exited with code {test_exit} although its log shows no failure; "
                 "the log is not trusted"
             )
+        decided = _note_host_sensitive(result, spec, f2p + p2p, verdict)
+        if decided and not result.resolved and result.error is None:
+            whys = sorted({HOST_SENSITIVITY[spec.host_sensitivity(t) or ""] for t in decided})
+            result.error = (f"decided by host-sensitive tests: every failing listed test ({len(decided)}) "
+                            f"{' or '.join(whys)}: " + ", ".join(decided[:5]) + (" ..." if len(decided) > 5 else ""))
         if not result.resolved and result.error is None and (verdict.f2p_failed or verdict.p2p_failed):
             needs = needs_network(output)
             if needs:
@@ -246,6 +257,25 @@ _NO_NETWORK = re.compile(
     r"Temporary failure in name resolution|Name or service not known|No address associated with hostname"
     r"|Network is unreachable|nodename nor servname|getaddrinfo failed|NameResolutionError"
     r"|Failed to establish a new connection|ConnectTimeout(?:Error)?\b|Max retries exceeded with url")
+
+
+def _note_host_sensitive(result: ScoreResult, spec: EnvSpec, graded: Sequence[str], verdict) -> list[str]:
+    """Name the graded tests the spec calls host-sensitive, and those of them that failed, in
+    `result`; return the failing ones when they are all the failures (then they decide)."""
+    sensitive = {test: why for test in graded if (why := spec.host_sensitivity(test))}
+    result.host_sensitive_tests = len(sensitive)
+    failing = verdict.f2p_failed + verdict.p2p_failed
+    failed = [test for test in failing if test in sensitive]
+    result.host_sensitive_failed = [f"{test} ({sensitive[test]})" for test in failed]
+    return failed if failed and len(failed) == len(failing) else []
+
+
+def no_tests_error(output: str, lines: int = 12) -> str:
+    """The error of a log with no test result: what it means, and the log's last lines."""
+    section = extract_test_output(output).strip() or output.strip()
+    tail = "\n".join(section.splitlines()[-lines:])[-1500:]
+    return ("no test result in the test log: the test command ran no test (a missing interpreter, "
+            "a collection error, a wrong path?); its last lines:\n" + (tail or "(nothing)"))
 
 
 def needs_network(output: str) -> str | None:
