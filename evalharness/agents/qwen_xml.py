@@ -9,28 +9,63 @@ Where vLLM would silently drop a call (it then returns the whole reply as plain 
 or pass on one the agent cannot run, `parse_tool_calls` raises `ToolCallFormatError`
 instead, whose text tells the model what to fix:
 
-- a `<tool_call>` block with no `<function=NAME>` in it (a JSON body, say);
+- a `<tool_call>` block with no `<function=NAME>` in it (a JSON body, say), also a reply
+  that only mentions `<tool_call>` in prose (see below);
 - a `<function=` outside `<tool_call>` ... `</tool_call>` when the reply has such blocks
   (vLLM ignores it); a reply with no `<tool_call>` tag at all is searched for
   `<function=` blocks, as vLLM does;
 - a `<function=` or `<parameter=` tag not closed by `>`;
 - an unknown function name (the message lists the known ones);
-- a required parameter (the schema's "required") missing.
+- a required parameter (the schema's "required") missing;
+- a value that holds `</parameter>`, `</function>` or `</tool_call>`: the first such tag
+  ends the value, so vLLM runs the call with the text up to it (an edit of an XML template
+  or of this parser's tests loses its tail). Seen as text the parser would skip: non-blank
+  text after a `</parameter>` before the next `<parameter=` or `</function>`, after a
+  `</function>` before `</tool_call>`, or a closing tag after a block's `</tool_call>`.
+  The message says how to write such text (a quoted `bash` heredoc with a placeholder).
+
+A reply cut off at the output limit is the agent's to refuse: `open_call` says whether its
+last call was left open (after its last `<tool_call>` / `<function=`, no `</function>`
+followed by `</tool_call>` or the end).
 
 Tolerated as vLLM tolerates them: a missing `</parameter>` (the next `<parameter=` or
 `</function>` ends the value), a missing `</function>`, a missing `</tool_call>` at the end
 of the reply, text after the last call (ignored), parameters the schema does not know
 (kept as strings), values that do not fit their type (kept as strings).
+
+Kept as vLLM's parser (as ported) does, on purpose; how vLLM's newest stored parser
+(vllm/tool_parsers/qwen3coder_tool_parser.py, commit 00d0a333) and SGLang's
+(python/sglang/srt/function_call/qwen3_coder_detector.py after its schema-conversion rewrite,
+sglang#13411/#15135, commit 048a57e8) treat the same reply:
+
+- A complete call inside a markdown code fence is run: neither looks at fences; both run it.
+- "null" for a string parameter becomes None. vLLM newest: no, a string keeps "null" unless
+  the schema admits null (type "null" or an anyOf with null); "None" is read as null there
+  too. SGLang: yes, "null" in any case is None for every type.
+- `anyOf [integer, null]` (no "type" key) keeps "5" as the string "5". vLLM newest: no, it
+  takes the first non-null anyOf type, so 5. SGLang: yes, no "type" means string.
+- "yes" for a boolean becomes False (only "true", any case, is True): both do the same.
+- A reply that only mentions `<tool_call>` in prose (no `<function=`) gets a format error.
+  vLLM (newest too) returns it as plain content, no calls; SGLang returns no calls and as
+  content only the text before the tag. The agent answers a reply without calls with a
+  corrective message anyway, so only the wording differs.
+- Not kept, for comparison: vLLM newest and SGLang still run a call cut off at the output
+  limit (the value runs to the end of the text; SGLang drops it instead when an earlier
+  block was complete), and vLLM can report such a turn as finish_reason "tool_calls", not
+  "length" (vllm#58228, open; SGLang relabels only "stop"). vLLM newest treats a closing tag as
+  structural only when a structural tag follows it, so most values holding tags survive
+  there; SGLang cuts at the first tag, as vLLM's older parser did.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from evalharness.agents.qwen_values import convert_value
 from evalharness.llm import ToolCall
 
 # The chat template's default system message, used when the agent gives none.
@@ -67,10 +102,18 @@ _PARAMETER_RE = re.compile(
 
 _FUNCTION_TAG = "<function="
 _TOOL_CALL_TAG = "<tool_call>"
+_FUNCTION_END = "</function>"
+_TOOL_CALL_END = "</tool_call>"
+_CLOSING_TAGS = ("</parameter>", _FUNCTION_END, _TOOL_CALL_END)
+_FUNCTION_NAME_RE = re.compile(r"<function=([^<>\n]+)>")
 
-_STRING_TYPES = ("string", "str", "text", "varchar", "char", "enum")
-_INTEGER_PREFIXES = ("int", "uint", "long", "short", "unsigned")
-_BOOLEAN_TYPES = ("boolean", "bool", "binary")
+# How to write what a value cannot hold: the tag must never appear whole in any value.
+_TAG_ADVICE = (
+    "A value cannot contain </parameter>, </function> or </tool_call>, not even a bash "
+    "command. To write text that holds one, write the tag as <@/parameter> (<@/function>, "
+    "<@/tool_call>) in a bash quoted heredoc, then put the slash back: "
+    "cat > FILE <<'EOF' ... EOF, then sed -i 's#<@/#</#g' FILE"
+)
 
 
 class ToolCallFormatError(ValueError):
@@ -78,17 +121,18 @@ class ToolCallFormatError(ValueError):
     message for the model (what was wrong, and the exact format to use, short).
     `problems` lists each fault found; none of the reply's calls should be run."""
 
-    def __init__(self, problems: list[str], known_functions: list[str]):
+    def __init__(self, problems: list[str], known_functions: list[str], advice: str = ""):
         self.problems = list(problems)
         self.known_functions = list(known_functions)
-        super().__init__(_corrective_message(self.problems, self.known_functions))
+        super().__init__(_corrective_message(self.problems, self.known_functions, advice))
 
 
-def _corrective_message(problems: list[str], known: list[str]) -> str:
+def _corrective_message(problems: list[str], known: list[str], advice: str = "") -> str:
     names = ", ".join(known) if known else "(none)"
     return (
         "Your tool call could not be parsed, so nothing was run: "
         + "; ".join(problems)
+        + (f".\n{advice}" if advice else "")
         + ".\nCall a function exactly like this, and write nothing after </tool_call>:\n"
         "<tool_call>\n<function=FUNCTION_NAME>\n<parameter=PARAMETER_NAME>\nvalue\n"
         "</parameter>\n</function>\n</tool_call>\n"
@@ -123,51 +167,6 @@ def _argument_schemas(spec: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
-def convert_value(value: str, name: str, schemas: Mapping[str, Any]) -> Any:
-    """A parameter's text converted by its JSON-schema type, exactly as vLLM converts it."""
-    if value.lower() == "null":
-        return None
-    if name not in schemas:
-        return value
-    schema = schemas[name]
-    has_type = isinstance(schema, Mapping) and "type" in schema
-    kind = str(schema["type"]).strip().lower() if has_type else "string"
-    if kind in _STRING_TYPES:
-        return value
-    if kind.startswith(_INTEGER_PREFIXES):
-        try:
-            return int(value)
-        except (ValueError, TypeError):
-            return value
-    if kind.startswith(("num", "float")):
-        try:
-            number = float(value)
-            return number if number - int(number) != 0 else int(number)
-        except (ValueError, TypeError, OverflowError):
-            return value
-    if kind in _BOOLEAN_TYPES:
-        return value.lower() == "true"
-    if kind in ("object", "array", "arr") or kind.startswith(("dict", "list")):
-        try:
-            return json.loads(value)
-        except (json.JSONDecodeError, TypeError, ValueError):
-            pass
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return value
-    # A set, bytes or complex literal has no JSON form (vLLM then loses the whole reply).
-    return parsed if _json_safe(parsed) else value
-
-
-def _json_safe(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True
-
-
 def _strip_one_newline(value: str) -> str:
     if value.startswith("\n"):
         value = value[1:]
@@ -176,18 +175,56 @@ def _strip_one_newline(value: str) -> str:
     return value
 
 
-def _function_bodies(text: str, problems: list[str]) -> tuple[str, list[str]]:
-    """(content before the first call, the text after each `<function=`), noting blocks
-    that lead nowhere."""
+@dataclass(frozen=True)
+class _Body:
+    """One `<function=` as the parser reads it: `text` runs to its `</function>` (or the end of
+    its block); `cut_by` is the closing tag its last value must have held when the parser
+    would pass over text after it that shows so ("" when none)."""
+
+    text: str
+    cut_by: str = ""
+
+
+def _holds_closing_tag(text: str) -> bool:
+    return any(tag in text for tag in _CLOSING_TAGS)
+
+
+def _bodies_of(text: str, spill: str | None) -> list[_Body]:
+    """The functions of one block (or of a reply without blocks). Text between a function's
+    `</function>` and the next function (or the end) is passed over by the parser: inside a
+    closed block it must be blank; otherwise (the reply's tail) it may be prose, but not hold
+    a closing tag. `spill` is what follows the block's `</tool_call>` up to the next block,
+    passed over too (prose, but no closing tag); None when the block is not closed or the
+    reply has no blocks."""
+    found = list(_FUNCTION_RE.finditer(text))
+    bodies = []
+    for i, match in enumerate(found):
+        closed = match.group(1) is not None
+        after = text[match.end() : found[i + 1].start() if i + 1 < len(found) else len(text)]
+        in_block = spill is not None
+        cut_by = ""
+        if closed and (after.strip() if in_block else _holds_closing_tag(after)):
+            cut_by = _FUNCTION_END
+        elif i + 1 == len(found) and spill and _holds_closing_tag(spill):
+            cut_by = _TOOL_CALL_END
+        bodies.append(_Body(match.group(1) if closed else match.group(2) or "", cut_by))
+    return bodies
+
+
+def _function_bodies(text: str, problems: list[str]) -> tuple[str, list[_Body]]:
+    """(content before the first call, each `<function=`), noting blocks that lead nowhere."""
     blocks = list(_TOOL_CALL_RE.finditer(text))
     if not blocks:
         # vLLM's fallback: no <tool_call> tag, so look for bare <function= blocks.
-        bodies = [m.group(1) or m.group(2) or "" for m in _FUNCTION_RE.finditer(text)]
-        return text[: text.find(_FUNCTION_TAG)], bodies
-    bodies: list[str] = []
+        return text[: text.find(_FUNCTION_TAG)], _bodies_of(text, None)
+    bodies: list[_Body] = []
     for number, block in enumerate(blocks, 1):
-        inner = block.group(1) or block.group(2) or ""
-        found = [m.group(1) or m.group(2) or "" for m in _FUNCTION_RE.finditer(inner)]
+        closed = block.group(1) is not None
+        inner = block.group(1) if closed else block.group(2) or ""
+        after = text[block.end() : blocks[number].start() if number < len(blocks) else len(text)]
+        # A block that runs to the end of the reply is its tail: blank text after its
+        # functions is not required there, as a missing </tool_call> is tolerated.
+        found = _bodies_of(inner, after if closed else None)
         if not found:
             problems.append(f"<tool_call> block {number} has no <function=NAME> inside it")
         bodies.extend(found)
@@ -202,14 +239,23 @@ def _function_bodies(text: str, problems: list[str]) -> tuple[str, list[str]]:
     return text[: text.find(_TOOL_CALL_TAG)], bodies
 
 
+_IN_THIS_FORMAT = " in this format"
+_ENDS = {"</parameter>": "a value", _FUNCTION_END: "a function", _TOOL_CALL_END: "a call"}
+
+
+def _cut_value(number: int, name: str, param: str | None, tag: str) -> str:
+    where = f"the value of {param} holds {tag}" if param else f"text follows {tag}"
+    return f"call {number} ({name}): {where}, which ends {_ENDS[tag]}{_IN_THIS_FORMAT}"
+
+
 def _parse_function(
-    body: str, number: int, specs: Mapping[str, Mapping[str, Any]], problems: list[str]
+    body: _Body, number: int, specs: Mapping[str, Mapping[str, Any]], problems: list[str]
 ) -> ToolCall | None:
-    end = body.find(">")
+    end = body.text.find(">")
     if end < 0:
         problems.append(f"call {number}: the <function=NAME> tag is not closed with '>'")
         return None
-    name = body[:end]
+    name = body.text[:end]
     spec = specs.get(name)
     if spec is None:
         if "<" in name or "\n" in name:  # the '>' found belongs to a later tag
@@ -219,13 +265,22 @@ def _parse_function(
         return None
     schemas = _argument_schemas(spec)
     arguments: dict[str, Any] = {}
-    for match in _PARAMETER_RE.findall(body[end + 1 :]):
-        close = match.find(">")
+    rest = body.text[end + 1 :]
+    matches = list(_PARAMETER_RE.finditer(rest))
+    param = None
+    for i, match in enumerate(matches):
+        text = match.group(1)
+        close = text.find(">")
         if close < 0:
             problems.append(f"call {number} ({name}): a <parameter=NAME> tag lacks its '>'")
             continue
-        param = match[:close]
-        arguments[param] = convert_value(_strip_one_newline(match[close + 1 :]), param, schemas)
+        param = text[:close]
+        arguments[param] = convert_value(_strip_one_newline(text[close + 1 :]), param, schemas)
+        skipped = rest[match.end() : matches[i + 1].start() if i + 1 < len(matches) else len(rest)]
+        if skipped.strip():  # the value ended at a </parameter> it held
+            problems.append(_cut_value(number, name, param, "</parameter>"))
+    if body.cut_by:
+        problems.append(_cut_value(number, name, param, body.cut_by))
     params = spec.get("parameters")
     required = params.get("required", []) if isinstance(params, Mapping) else []
     missing = [r for r in required if isinstance(r, str) and r not in arguments]
@@ -239,6 +294,25 @@ def _parse_function(
         arguments=arguments,
         raw_arguments=json.dumps(arguments, ensure_ascii=False),
     )
+
+
+def open_call(text: str) -> str | None:
+    """For a reply cut off at the output limit: the function name of its last call when that
+    call was left open (no `</function>` followed by `</tool_call>` or the end after its last
+    `<tool_call>` / `<function=`), "" when even the name was cut; None when the reply has no
+    call or its last one was closed (the cut came after it)."""
+    last = max(text.rfind(_TOOL_CALL_TAG), text.rfind(_FUNCTION_TAG))
+    if last < 0:
+        return None
+    tail = text[last:]
+    end = tail.find(_FUNCTION_END)
+    if end >= 0:
+        after = tail[end + len(_FUNCTION_END) :].lstrip()
+        if not after or after.startswith(_TOOL_CALL_END):
+            return None
+    block = text[text.rfind(_TOOL_CALL_END) + 1 :]  # the call being written
+    named = _FUNCTION_NAME_RE.search(block)
+    return named.group(1) if named else ""
 
 
 def parse_tool_calls(text: str, tools: list[dict]) -> tuple[str, list[ToolCall]]:
@@ -260,7 +334,8 @@ def parse_tool_calls(text: str, tools: list[dict]) -> tuple[str, list[ToolCall]]
             call.id = f"call_{len(calls)}"
             calls.append(call)
     if problems:
-        raise ToolCallFormatError(problems, list(specs))
+        cut = any(problem.endswith(_IN_THIS_FORMAT) for problem in problems)
+        raise ToolCallFormatError(problems, list(specs), _TAG_ADVICE if cut else "")
     return content, calls
 
 
@@ -381,6 +456,7 @@ __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "ToolCallFormatError",
     "convert_value",
+    "open_call",
     "parse_tool_calls",
     "render_system_prompt",
     "render_tool_calls",
