@@ -8,6 +8,15 @@ In native mode, calls a server left in the text are recovered the same way.
 Every stop has an exit reason (submitted, max_turns, max_cost, timeout,
 context_exceeded, api_error, format_errors). Whatever the reason, the patch is the
 working tree's diff against base_commit, collected by the harness, not printed by the model.
+
+A reply cut off at the output limit (finish_reason "length", or completion_tokens at the
+max_tokens asked for: vLLM reports a cut tool-calling turn as "tool_calls", vllm#58228) does
+not run a call it left unfinished: in text, one whose `</function>` never came; in native
+mode, one whose arguments are not a complete JSON object. The model is told where it was cut
+instead, and the reply counts as a format error. Calls that are complete run: the cut came
+after them. Native mode cannot see more than the JSON, so a value that a server-side XML
+parser closed early (vLLM's and SGLang's qwen3_coder parsers turn a cut value into valid
+JSON) runs as sent; text mode (`qwen3_xml`) sees the raw reply and refuses it.
 """
 
 from __future__ import annotations
@@ -144,7 +153,8 @@ class LLMAgent:
             traj.add("assistant", content=reply.content,
                      tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls],
                      usage={"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens},
-                     cost=reply.cost, llm_seconds=round(reply.seconds, 3), retries=reply.retries)
+                     finish_reason=reply.finish_reason, cost=reply.cost, llm_seconds=round(reply.seconds, 3),
+                     retries=reply.retries)
             if problem:
                 state.format_errors += 1
                 consecutive_errors += 1
@@ -189,15 +199,23 @@ class LLMAgent:
     def _calls(self, reply: Completion) -> tuple[str, list[ToolCall], str | None]:
         """(the reply's text, its tool calls, None) or ("", [], a corrective message for the model)."""
         content, calls = reply.content, reply.tool_calls if self.native else []
+        cut = self._cut_at(reply)
         if not calls and ("<tool_call>" in content or "<function=" in content):
             # text mode, or a native server that left the call in the text
+            unfinished = qwen_xml.open_call(content) if cut is not None else None
+            if unfinished is not None:
+                return "", [], _cut_message(cut, unfinished)
             try:
                 content, calls = qwen_xml.parse_tool_calls(reply.content, TOOLS)
             except qwen_xml.ToolCallFormatError as exc:
                 return "", [], str(exc)
         if not calls:
             return "", [], ("Your reply called no tool. Every reply must call a tool: run commands with `bash`, "
-                        "edit files with `str_replace_editor`, or call `submit` when the task is solved.")
+                            "edit files with `str_replace_editor`, or call `submit` when the task is solved."
+                            + (f" It was cut off at {_tokens(cut)}: write less before the call." if cut is not None
+                               else ""))
+        if cut is not None and calls[-1].arguments is None:
+            return "", [], _cut_message(cut, calls[-1].name)
         for i, call in enumerate(calls):
             if not call.id:
                 call.id = f"call_{i}"
@@ -209,6 +227,13 @@ class LLMAgent:
         return content, calls, None
 
     # ---- helpers ------------------------------------------------------------------------
+    def _cut_at(self, reply: Completion) -> int | None:
+        """The tokens a reply was cut off at by the output limit (0: not known); None if it was not cut."""
+        limit = self.model.max_tokens
+        if reply.finish_reason == "length" or (limit and reply.completion_tokens >= limit):
+            return reply.completion_tokens or limit or 0
+        return None
+
     def _initial_messages(self, task: Task, env: Environment, traj: Trajectory) -> list[dict[str, Any]]:
         system = self._templates.get_template("system.j2").render(
             workdir=env.workdir, tools_prompt=None if self.native else qwen_xml.render_tools(TOOLS))
@@ -223,6 +248,19 @@ class LLMAgent:
         state.usage.add(reply.prompt_tokens, reply.completion_tokens, reply.cost)
         state.llm_seconds += reply.seconds
         state.api_retries += reply.retries
+
+
+def _tokens(count: int) -> str:
+    return f"the output limit ({count} tokens)" if count else "the output limit"
+
+
+def _cut_message(count: int, function: str) -> str:
+    """The corrective message for a reply cut off inside a call."""
+    where = f"inside its `{function}` call" if function else "inside a tool call"
+    return (f"Your reply was cut off at {_tokens(count)} {where}, so that call was not run, nor any other call "
+            "of this reply. Send it again, shorter: keep the text before the call brief, and write a long file "
+            "in parts (create it with the first part, then append the rest with `bash`, e.g. "
+            "cat >> FILE <<'EOF' ... EOF).")
 
 
 def make_llm_agent(model: str = "", *, base_url: str | None = None, model_id: str | None = None,
