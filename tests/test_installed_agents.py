@@ -23,6 +23,7 @@ import pytest
 from evalharness.agents import get_agent
 from evalharness.agents.installed import (
     CLI_AGENTS,
+    OUTPUT_TAIL_BYTES,
     InstalledAgent,
     _exit_code,
     launcher,
@@ -406,6 +407,11 @@ def test_a_cli_that_never_stops_hits_the_timeout_and_still_yields_a_patch(tmp_pa
     assert events[-1]["exit_reason"] == "timeout" and sum(e["type"] == "assistant" for e in events) >= 3
 
 
+# The loud answer: 3.3 MB of numbered lines, so that any part of it, its end above all, is found
+# byte for byte in what the CLI printed.
+LOUD = "".join(f"line {i:06d} of the answer {'y' * 40}\n" for i in range(50_000)) + "The end of the answer."
+
+
 class Misbehaving:
     """Three instances, three ways for a CLI to go wrong; told apart by their problem statements.
     confini-1: fixes the bug, then fills the disk; spans-1: answers megabytes of text, which the
@@ -420,7 +426,7 @@ class Misbehaving:
         if "truncate(..., break_words=False)" in task:
             return Reply(status=400, body={"error": {"message": "this model refuses", "type": "invalid_request_error"}})
         if "parse() rejects intervals" in task:
-            return Reply("y" * 3_000_000)
+            return Reply(LOUD)
         if turn < 2:
             return self.solve(request)  # read, then edit
         # 50 MB a second into files of 50 MB: past --agent-disk-limit 300m within a few seconds; if
@@ -450,12 +456,28 @@ def test_a_cli_that_fills_the_disk_prints_megabytes_or_crashes_ends_as_its_insta
     loud = rows["evalharness__spans-1"]
     assert loud["exit_reason"] == "completed" and loud["status"] == "empty_patch"
     output = tmp_path / "reports" / "misbehave" / "logs" / "evalharness__spans-1" / "agent_output.txt"
-    # what it printed of the 3 MB answer (Qwen Code writes 128 KiB of it), kept to at most the last MiB
-    text = output.read_text()
-    assert 100_000 < len(text) <= (1 << 20) + 4096 and set(text.strip()) == {"y"}
+    # Qwen Code prints the whole answer and a newline, all of it in the file (a pipe lost the end
+    # when Node exited), and the record is its last MiB to the byte
+    assert output.read_bytes() == (LOUD + "\n").encode()[-OUTPUT_TAIL_BYTES:]
 
     crashed = rows["evalharness__textkit-1"]
     assert crashed["status"] == "agent_error" and crashed["exit_reason"].startswith("exit_")
     assert "qwen-code exited with" in crashed["error"] and "left no changes" in crashed["error"]
     events = _events(tmp_path, "misbehave", "evalharness__textkit-1")
     assert any(e["type"] == "api_error" for e in events)  # the refusals are in its record
+
+
+@pytest.mark.docker
+def test_a_cli_whose_file_reaches_the_disk_limit_ends_as_disk_limit(tmp_path, cache_dir, docker_client):
+    """No file grows past `ulimit -f`, the CLI's output and its own records included. Qwen Code
+    records the 3.3 MB answer in its chat file first: at 2 MiB that write fails, and it exits 0
+    without printing a word. The instance says disk_limit and names the file, not "completed"."""
+    key = canary()
+    with FakeLLM(lambda request: Reply(LOUD), model="fake-coder") as server:
+        done = _eval(tmp_path, cache_dir, server.base_url, "qwen-code", "loud", key,
+                     "--agent-disk-limit", "2m", instances="evalharness__spans-1")
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    row = _row(tmp_path, "loud")
+    assert row["exit_reason"] == "disk_limit", (row["exit_reason"], row["error"])
+    assert row["status"] == "agent_error" and "/root/.qwen/" in row["error"], row["error"]
+    assert "to the disk limit (2097152 bytes, --agent-disk-limit) and left no changes" in row["error"]

@@ -14,8 +14,10 @@ forwarder in the container serves it on 127.0.0.1, where the CLI's OpenAI base U
 The CLI's API key is the session's own token: the real key stays in the harness.
 
 Whatever the CLI does (finishes, crashes, hangs past --agent-timeout, prints megabytes), the
-patch is the harness's own `git diff`, its output is kept bounded (the last MiB), its
-processes are killed as a group, and the gateway's record of its requests is its trajectory.
+patch is the harness's own `git diff`, its output goes to a file (capped by the disk limit; the
+last MiB is kept), its processes are killed as a group, and the gateway's record of its requests
+is its trajectory. A file and not a pipe: Node writes to a pipe asynchronously and drops what is
+still pending when the process exits, so a pipe loses the end of what a Node CLI printed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ FORWARD_PORT = 4000  # the forwarder's port on the container's loopback
 NODE_VERSION = "22.23.5"  # the Node.js runtime npm CLIs run on (npm package node-linux-<arch>)
 TOOLS_SUITE = "bookworm"  # the Debian suite whose npm installs the CLIs
 OUTPUT_TAIL_BYTES = 1 << 20  # the CLI's output kept (its last MiB)
+OUTPUT_FILE = f"{RUN_DIR}/output.txt"  # all the CLI prints (stdout and stderr), under the disk limit
 DISK_LIMIT = "10g"  # what the CLI may add to the container's disk (--agent-disk-limit); one file no more
 DISK_POLL_SECONDS = 2.0  # how often the container's writable layer is measured while the CLI runs
 _EXIT_MARK = "evalharness-cli-exit"
@@ -318,11 +321,12 @@ class CLISession:
         command = spec.command.format(**{k: shlex.quote(v) for k, v in values.items()}, cli=spec.executable,
                                       prompt_file=f"{RUN_DIR}/prompt.md", max_turns=limits.max_turns, run_dir=RUN_DIR)
         # Its own session (setsid), so that every process it starts can be killed with it; its
-        # output through `tail` (bounded, whatever it prints); no file past the disk limit.
-        inner = (f"echo $$ > {RUN_DIR}/pid; set -o pipefail; "
-                 f"{command} < /dev/null 2>&1 | tail -c {OUTPUT_TAIL_BYTES} > {RUN_DIR}/output.txt")
+        # output into a file, never a pipe (the module says why); no file past the disk limit,
+        # its output included.
+        file_limit = max(1, self.agent.disk_limit // 1024)  # ulimit -f counts KiB in bash
+        inner = f"echo $$ > {RUN_DIR}/pid; {command} < /dev/null > {OUTPUT_FILE} 2>&1"
         script = (f"cd {shlex.quote(env.workdir)} && export HOME=/root {exports} && "
-                  f"ulimit -f {max(1, self.agent.disk_limit // 1024)} && setsid bash -c {shlex.quote(inner)}; "
+                  f"ulimit -f {file_limit} && setsid bash -c {shlex.quote(inner)}; "
                   f"echo \"{_EXIT_MARK} $?\"")
         kill = f"kill -9 -- -$(cat {RUN_DIR}/pid) 2>/dev/null; true"
         with DiskWatch(env, self.agent.disk_limit, lambda: env.exec(kill, timeout=30)) as disk:
@@ -330,7 +334,8 @@ class CLISession:
         env.exec(kill, timeout=30)  # what it left running
         exit_code = _exit_code(finished.output)
         usage = self.gateway.usage
-        if disk.tripped:
+        full = "" if disk.tripped else _file_at_limit(env, file_limit * 1024)
+        if disk.tripped or full:
             exit_reason = "disk_limit"
         elif finished.timed_out or exit_code is None:
             exit_reason = "timeout"
@@ -340,7 +345,7 @@ class CLISession:
             exit_reason = "completed"
         else:
             exit_reason = f"exit_{exit_code}"
-        output = env.exec(f"cat {RUN_DIR}/output.txt 2>/dev/null", timeout=60).output
+        output = env.exec(f"tail -c {OUTPUT_TAIL_BYTES} {OUTPUT_FILE} 2>/dev/null", timeout=60).output
         result = AgentResult(
             patch="", exit_reason=exit_reason, turns=usage.requests,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.cost),
@@ -352,7 +357,8 @@ class CLISession:
             result.error = f"could not collect the patch: {exc}"
         if not result.patch.strip() and result.error is None and exit_reason not in ("completed", "max_cost"):
             how = {"timeout": f"timed out after {limits.max_seconds:g}s",
-                   "disk_limit": f"wrote more than {self.agent.disk_limit} bytes (--agent-disk-limit)",
+                   "disk_limit": (f"filled {full} to the disk limit" if full else "wrote past the disk limit")
+                   + f" ({self.agent.disk_limit} bytes, --agent-disk-limit)",
                    }.get(exit_reason, f"exited with {exit_code}")
             last = " ".join(output.strip().splitlines()[-3:])[-300:]
             result.error = f"{spec.name} {how} and left no changes" + (f": {last}" if last else "")
@@ -439,6 +445,15 @@ def _size(value: int | str) -> int:
     if size <= 0:
         raise UserError(f"disk limit {value!r} must be positive")
     return size
+
+
+def _file_at_limit(env: Environment, limit: int) -> str:
+    """A file the CLI wrote that reached `ulimit -f` ('' if none): its writes to it failed there
+    (Node and Python ignore SIGXFSZ and get EFBIG; Qwen Code, its chat record full, then exits 0
+    having printed nothing), so the disk limit ended the run, whatever its exit code says."""
+    found = env.exec(f"find / -xdev -type f -newer {RUN_DIR}/prompt.md -size +{limit - 1}c -print -quit "
+                     "2>/dev/null", timeout=120)
+    return found.output.strip()
 
 
 def _exit_code(output: str) -> int | None:
