@@ -75,19 +75,26 @@ def test_native_arguments_cut_at_max_tokens_are_not_run_and_the_model_is_told(re
     assert result.format_errors == 1
 
 
-@pytest.mark.parametrize("tool_mode", ["qwen3_xml", "native"])
-def test_a_call_complete_before_the_cut_runs(repo, tool_mode):
-    """The limit was hit after the call (in prose after it, or exactly at its end)."""
+def test_a_text_call_complete_before_the_cut_runs(repo):
+    """The limit was hit after the call, in prose after it: the raw text shows the call closed."""
     root, head = repo
-    if tool_mode == "qwen3_xml":
-        first = Reply(content=xml_call("bash", command="touch done.txt") + "\nNext I will", finish_reason="length")
-        last = Reply(content=SUBMIT_XML)
-    else:
-        first = Reply(tool_calls=[("bash", {"command": "touch done.txt"})], finish_reason="length")
-        last = Reply(tool_calls=[("submit", {})])
-    result, requests = episode(root, head, [first, last], tool_mode)
+    first = Reply(content=xml_call("bash", command="touch done.txt") + "\nNext I will", finish_reason="length")
+    result, requests = episode(root, head, [first, Reply(content=SUBMIT_XML)], "qwen3_xml")
     assert (root / "done.txt").exists() and ran(result) == ["bash", "submit"]
     assert result.format_errors == 0 and "cut off" not in str(requests[1]["messages"])
+
+
+def test_a_cut_native_call_with_valid_json_is_not_run_either(repo):
+    """vLLM's qwen3_coder parser closes a value the cut left open: valid JSON, a cut command."""
+    root, head = repo
+    closed_by_the_server = {"command": "touch cut.txt && rm -rf buil"}
+    script = [Reply(tool_calls=[("bash", closed_by_the_server)], finish_reason="length", completion_tokens=LIMIT),
+              Reply(tool_calls=[("submit", {})])]
+    result, requests = episode(root, head, script, "native")
+    assert not (root / "cut.txt").exists() and ran(result) == ["submit"]
+    assert correction(requests, 1).startswith(
+        f"Your reply was cut off at the output limit ({LIMIT} tokens) inside its `bash` call")
+    assert result.format_errors == 1
 
 
 def test_prose_cut_at_max_tokens_is_told_it_was_cut(repo):

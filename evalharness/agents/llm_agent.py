@@ -11,12 +11,13 @@ working tree's diff against base_commit, collected by the harness, not printed b
 
 A reply cut off at the output limit (finish_reason "length", or completion_tokens at the
 max_tokens asked for: vLLM reports a cut tool-calling turn as "tool_calls", vllm#58228) does
-not run a call it left unfinished: in text, one whose `</function>` never came; in native
-mode, one whose arguments are not a complete JSON object. The model is told where it was cut
-instead, and the reply counts as a format error. Calls that are complete run: the cut came
-after them. Native mode cannot see more than the JSON, so a value that a server-side XML
-parser closed early (vLLM's and SGLang's qwen3_coder parsers turn a cut value into valid
-JSON) runs as sent; text mode (`qwen3_xml`) sees the raw reply and refuses it.
+not run a call it left unfinished. In text (and calls a server left in the text), that is one
+whose `</function>` never came: calls complete before the cut run. In native mode the reply is
+not run at all: a server-side XML parser closes a value the cut left open (vLLM's and SGLang's
+qwen3_coder parsers turn it into valid JSON) and nothing in the response says so, so no call
+of a cut native reply can be trusted (Qwen3-Coder ends its turn right after a call: a cut
+after a complete one costs a turn, rarely). The model is told where it was cut instead, and
+the reply counts as a format error.
 """
 
 from __future__ import annotations
@@ -214,8 +215,8 @@ class LLMAgent:
                             "edit files with `str_replace_editor`, or call `submit` when the task is solved."
                             + (f" It was cut off at {_tokens(cut)}: write less before the call." if cut is not None
                                else ""))
-        if cut is not None and calls[-1].arguments is None:
-            return "", [], _cut_message(cut, calls[-1].name)
+        if cut is not None and self.native and reply.tool_calls:
+            return "", [], _cut_message(cut, calls[-1].name)  # the server may have closed a cut value
         for i, call in enumerate(calls):
             if not call.id:
                 call.id = f"call_{i}"
