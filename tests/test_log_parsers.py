@@ -797,3 +797,15 @@ XPASS tests/test_self.py::TestRunTC::test_out[c] d] old-style reason
         "tests/test_self.py::TestRunTC::test_out[a] b]": "XFAIL",
         "tests/test_self.py::TestRunTC::test_out[c]": "XPASS",  # no " - ": the first "]" before a space
     }
+
+
+def test_django_skip_reason_holding_dots_keeps_the_test():
+    log = (
+        "test_needs_db (forms_tests.tests.T) ... skipped 'Database has feature(s) a ... or b'\n"
+        "test_widget (forms_tests.tests.T) ... skipped 'needs x ... y'\n"
+        "ok\n"  # a bare result word: no test is running, nothing may claim it
+    )
+    assert get_log_parser("parse_log_django")(log) == {
+        "test_needs_db (forms_tests.tests.T)": "SKIPPED",
+        "test_widget (forms_tests.tests.T)": "SKIPPED",
+    }

@@ -315,9 +315,8 @@ def parse_django(log: str) -> dict[str, str]:
         if line == _UNITTEST_RULE and i + 1 < len(lines) and lines[i + 1].startswith(("ERROR: ", "FAIL: ")):
             break  # the report of failures: every test has finished, tracebacks follow
         if " ... " in line or line.endswith(" ..."):
-            head, _, tail = (line + " ").rpartition(" ... ")
-            test_id = _DJANGO_NOISE.sub("", head.split(" ... ")[-1]).strip()
-            status = _django_status(tail.strip())
+            description, status = _django_result(line)
+            test_id = _DJANGO_NOISE.sub("", description).strip()
             if status and test_id:
                 statuses[test_id] = status
                 pending = None
@@ -331,6 +330,18 @@ def parse_django(log: str) -> dict[str, str]:
             statuses[pending] = status
             pending = None
     return statuses
+
+
+def _django_result(line: str) -> tuple[str, str | None]:
+    """The description and status of a line holding " ... ". The first " ... " whose tail is
+    a result word ends the description: a skip reason may hold " ... " too ("skipped 'needs
+    x ... y'"). Without one, the last description on the line is running (status None)."""
+    parts = (line + " ").split(" ... ")
+    for i in range(1, len(parts)):
+        status = _django_status(" ... ".join(parts[i:]).strip())
+        if status:
+            return parts[i - 1], status
+    return parts[-2], None
 
 
 def _django_status(word: str) -> str | None:
