@@ -168,7 +168,7 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--build-workers", type=_positive_int, default=2, help="image builds in parallel")
     g.add_argument("--allow-network", action="store_true", help="give agent and test containers network")
     g.add_argument("--memory", help="memory limit per agent/test container, e.g. 8g (default 4g; none: no limit)")
-    g.add_argument("--cpus", help="CPU limit per agent/test container, e.g. 2 (default: none, no cap)")
+    g.add_argument("--cpus", help="CPU quota per agent/test container, e.g. 2 (default: the host's cores; 0: no quota)")
     g.add_argument("--pids", help="process/thread limit per agent/test container (default 4096; none: no limit)")
 
 
