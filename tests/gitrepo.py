@@ -45,7 +45,7 @@ def python_env(repo: Path):
     import os
     import sys
 
-    from evalharness.environment import LocalEnvironment
+    from evalharness.env.local import LocalEnvironment
 
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return LocalEnvironment(repo, env={"PATH": path, "PYTHONDONTWRITEBYTECODE": "1"})

@@ -11,7 +11,7 @@ from evalharness.agents.context import ELIDED, elide_to_fit, estimate_tokens, fo
 from evalharness.agents.editor import Editor, EditorError
 from evalharness.agents.patch import PATCH_FILE, collect_patch, without_binaries
 from evalharness.agents.tools import truncate_middle
-from evalharness.environment import LocalEnvironment
+from evalharness.env.local import LocalEnvironment
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalharness.environment import LocalEnvironment
+from evalharness.env.local import LocalEnvironment
 from fake_llm import FakeLLM, Reply
 from test_llm_agent import make_agent, make_task, repo  # noqa: F401 - repo: a fixture
 

@@ -35,22 +35,22 @@ from hypothesis import strategies as st
 from evalharness.agents.base import AgentResult
 from evalharness.agents.tools import ToolBox
 from evalharness.cli import main
-from evalharness.containers import running_container
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.environment import LocalEnvironment
-from evalharness.errors import UserError
-from evalharness.images import LABEL, BuildConfig, ImageBuilder
-from evalharness.predictions import read_predictions
-from evalharness.repos import BuiltinRepos
-from evalharness.runner import RunConfig, Runner
+from evalharness.env.docker import running_container
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.env.local import LocalEnvironment
+from evalharness.core.errors import UserError
+from evalharness.env.images import LABEL, BuildConfig, ImageBuilder
+from evalharness.tasks.predictions import read_predictions
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.run.runner import RunConfig, Runner
 from evalharness.scorers import get_scorer
 from evalharness.scorers.bounded import CUT_MARKER
 from evalharness.scorers.log_parsers import LOG_PARSERS
 from evalharness.scorers.patching import MAX_APPLY_LOG_BYTES, MAX_PATCH_BYTES, apply_patch, file_changes, unsafe_paths
 from evalharness.scorers.tests_scorer import MAX_TEST_OUTPUT_BYTES, TestScorer, build_eval_script
-from evalharness.specs import EnvSpec, SpecRegistry
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec, SpecRegistry
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git
 
 RUN_ID = "test-bad-input"

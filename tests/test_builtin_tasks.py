@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.repos import builtin_commit
-from evalharness.specs import load_spec_file
-from evalharness.task import DIFFICULTIES, SWEBENCH_FIELDS as FIELDS, Task, patch_files
+from evalharness.tasks.repos import builtin_commit
+from evalharness.tasks.specs import load_spec_file
+from evalharness.core.task import DIFFICULTIES, SWEBENCH_FIELDS as FIELDS, Task, patch_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_DIR = ROOT / "tasks"

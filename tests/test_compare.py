@@ -11,8 +11,8 @@ import pytest
 from test_report import make_run, rows_from
 
 from evalharness.cli import main
-from evalharness.compare import compare_runs
-from evalharness.errors import UserError
+from evalharness.report.compare import compare_runs
+from evalharness.core.errors import UserError
 from evalharness.report.load import load_run
 from evalharness.report.stats import mcnemar_exact
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from evalharness.datasets import load_tasks
-from evalharness.images import LABEL
-from evalharness.results import InstanceRecord, ResultStore, is_temp_file, safe_name, write_parquet
+from evalharness.tasks.datasets import load_tasks
+from evalharness.env.images import LABEL
+from evalharness.core.results import InstanceRecord, ResultStore, is_temp_file, safe_name, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = load_tasks("builtin")
@@ -51,7 +51,7 @@ def _store_record(i: int) -> InstanceRecord:
 
 
 def _store_hooks():
-    from evalharness import results
+    from evalharness.core import results
 
     return {"mkstemp": (results.tempfile, "mkstemp"), "fdopen": (results.os, "fdopen"),
             "fsync": (results.os, "fsync"), "replace": (results.os, "replace"),
@@ -64,7 +64,7 @@ def _store_child(run_dir: str, ids: list[int], primitive: str | None, nth: int, 
 
     fsync is a kill point but flushes nothing here: it matters when the machine crashes, not the
     process (what a killed process wrote is in the page cache), and a busy disk makes it slow."""
-    from evalharness import results
+    from evalharness.core import results
 
     results.os.fsync = lambda fd: None
     if primitive:
@@ -175,7 +175,7 @@ class FakeExecutor:
         return 2
 
     def run(self, tasks, logs_root):
-        from evalharness.executors.base import Finished
+        from evalharness.run.executors.base import Finished
 
         try:
             for task in tasks:
@@ -192,7 +192,7 @@ class FakeExecutor:
 
 
 def _runner(tmp_path, executor):
-    from evalharness.runner import RunConfig, Runner
+    from evalharness.run.runner import RunConfig, Runner
 
     return Runner(RunConfig(run_id="r", dataset="builtin", agent="gold", reports_dir=tmp_path), executor=executor)
 
@@ -224,7 +224,7 @@ def test_resume_clears_what_a_killed_process_left(tmp_path):
 
 
 def test_a_run_in_progress_is_locked_against_a_second_process(tmp_path):
-    from evalharness.errors import UserError
+    from evalharness.core.errors import UserError
 
     class Nested(FakeExecutor):
         def run(self, tasks, logs_root):
@@ -239,7 +239,7 @@ def test_a_run_in_progress_is_locked_against_a_second_process(tmp_path):
 def test_ctrl_c_while_a_result_is_kept_stops_the_executor(tmp_path, monkeypatch):
     """A Ctrl-C that lands in the runner (writing a record), not in the executor's wait, still stops it;
     the one-line message says what was kept."""
-    from evalharness.results import ResultStore
+    from evalharness.core.results import ResultStore
 
     executor = FakeExecutor()
     runner = _runner(tmp_path, executor)
@@ -297,7 +297,7 @@ class FakePipeline:
     def __init__(self, stuck: bool = False):
         from types import SimpleNamespace
 
-        from evalharness.pipeline import PhaseGates
+        from evalharness.run.pipeline import PhaseGates
 
         self.engine = FakeEngine()
         self.client = SimpleNamespace(api=self.engine)
@@ -336,7 +336,7 @@ def _interrupt_main_thread_when(condition) -> threading.Thread:
 
 
 def test_ctrl_c_sweeps_containers_until_every_instance_in_flight_ended():
-    from evalharness.executors.local import LocalExecutor
+    from evalharness.run.executors.local import LocalExecutor
 
     pipeline = FakePipeline()
     executor = LocalExecutor(pipeline, sessions=2)
@@ -351,7 +351,7 @@ def test_ctrl_c_sweeps_containers_until_every_instance_in_flight_ended():
 
 
 def test_second_ctrl_c_ends_the_wait_for_an_instance_that_does_not_end():
-    from evalharness.executors.local import LocalExecutor
+    from evalharness.run.executors.local import LocalExecutor
 
     pipeline = FakePipeline(stuck=True)
     executor = LocalExecutor(pipeline, sessions=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalharness.datasets import (
+from evalharness.tasks.datasets import (
     TaskFilter,
     apply_filter,
     default_tasks_dir,
@@ -19,8 +19,8 @@ from evalharness.datasets import (
     parse_slice,
     write_jsonl,
 )
-from evalharness.errors import UserError
-from evalharness.task import Task
+from evalharness.core.errors import UserError
+from evalharness.core.task import Task
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 VERIFIED = SHARED / "SWE-bench_Verified" / "test.parquet"

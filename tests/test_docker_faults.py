@@ -34,14 +34,14 @@ import pytest
 import requests
 
 from evalharness.agents.base import AgentResult
-from evalharness.datasets import default_tasks_dir, load_tasks
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
 from evalharness.agents.patch import collect_patch
-from evalharness.images import LABEL, BuildConfig, ImageBuilder, _BuildTrace
-from evalharness.pipeline import InstancePipeline, RunConfig, docker_failure
-from evalharness.repos import BuiltinRepos
-from evalharness.runner import Runner
+from evalharness.env.images import LABEL, BuildConfig, ImageBuilder, _BuildTrace
+from evalharness.run.pipeline import InstancePipeline, RunConfig, docker_failure
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.run.runner import Runner
 from evalharness.scorers import get_scorer
-from evalharness.specs import SpecRegistry
+from evalharness.tasks.specs import SpecRegistry
 
 TASKS = {t.instance_id: t for t in load_tasks("builtin")}
 LOADED = ("evalharness__confini-1", "evalharness__confini-2")  # their images are copied into the private daemon

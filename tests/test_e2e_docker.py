@@ -15,15 +15,15 @@ import pytest
 
 from evalharness.agents.base import AgentResult
 from evalharness.cli import main
-from evalharness.containers import running_container
-from evalharness.datasets import default_tasks_dir, load_tasks
+from evalharness.env.docker import running_container
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
 from evalharness.agents.patch import collect_patch
-from evalharness.images import BuildConfig, ImageBuilder
-from evalharness.repos import BuiltinRepos
-from evalharness.results import SCHEMA
-from evalharness.runner import RunConfig, Runner
+from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.core.results import SCHEMA
+from evalharness.run.runner import RunConfig, Runner
 from evalharness.scorers import get_scorer
-from evalharness.specs import SpecRegistry
+from evalharness.tasks.specs import SpecRegistry
 
 pytestmark = pytest.mark.docker
 
@@ -248,7 +248,7 @@ def test_git_history_stops_at_base_commit(docker_client, gold_run, builder, spec
 def test_results_have_one_row_per_instance_even_after_crash_leftovers(gold_run):
     # A temp file left by a crash mid-write is ignored and never shows up as a row.
     (gold_run / "records" / ".x.json.123.tmp").write_text("{half")
-    from evalharness.results import ResultStore
+    from evalharness.core.results import ResultStore
 
     store = ResultStore(gold_run)
     assert len(store.load()) == len(TASKS)

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from evalharness.executors.local import LocalExecutor
-from evalharness.executors.ray import NodeSlots
-from evalharness.pipeline import PhaseGates, RunConfig, _enter
-from evalharness.results import InstanceRecord
+from evalharness.run.executors.local import LocalExecutor
+from evalharness.run.executors.ray import NodeSlots
+from evalharness.run.pipeline import PhaseGates, RunConfig, _enter
+from evalharness.core.results import InstanceRecord
 
 
 class Peak:

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from evalharness.cli import main
-from evalharness.errors import UserError
-from evalharness.results import InstanceRecord, ResultStore, safe_name
+from evalharness.core.errors import UserError
+from evalharness.core.results import InstanceRecord, ResultStore, safe_name
 from evalharness.scorers.tests_scorer import TestScorer
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
-from evalharness.validate import (
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
+from evalharness.run.validate import (
     FLAKY_GRADED,
     GOLD_NOT_RESOLVED,
     VERDICT_CHANGED,
@@ -254,7 +254,7 @@ def planted(task: Task, text: str = PLANTED, p2p: tuple[str, ...] = (COIN, STEAD
 
 
 def _builtin(instance_id: str) -> Task:
-    from evalharness.datasets import load_tasks
+    from evalharness.tasks.datasets import load_tasks
 
     return next(t for t in load_tasks("builtin") if t.instance_id == instance_id)
 
@@ -265,7 +265,7 @@ def _statuses(run_dir: Path, instance_id: str) -> dict[str, str]:
 
 @pytest.mark.docker
 def test_validate_repeats_catches_a_planted_flaky_test(tmp_path, docker_client, cache_dir, capsys):
-    from evalharness.datasets import write_jsonl
+    from evalharness.tasks.datasets import write_jsonl
 
     flaky_task = planted(_builtin("evalharness__textkit-1"))
     steady_task = _builtin("evalharness__spans-2")
@@ -318,11 +318,11 @@ def test_tests_run_in_the_fixed_environment_whatever_the_image_sets(tmp_path, do
     """An image (like SWE-bench's official ones) that sets another zone, locale and a random hash seed."""
     import io
 
-    from evalharness.containers import running_container
-    from evalharness.datasets import default_tasks_dir
-    from evalharness.images import BuildConfig, ImageBuilder
-    from evalharness.repos import BuiltinRepos
-    from evalharness.specs import SpecRegistry
+    from evalharness.env.docker import running_container
+    from evalharness.tasks.datasets import default_tasks_dir
+    from evalharness.env.images import BuildConfig, ImageBuilder
+    from evalharness.tasks.repos import BuiltinRepos
+    from evalharness.tasks.specs import SpecRegistry
 
     task = planted(_builtin("evalharness__textkit-1"))
     builder = ImageBuilder(docker_client, BuildConfig(cache_dir=cache_dir),
@@ -346,7 +346,7 @@ def test_tests_run_in_the_fixed_environment_whatever_the_image_sets(tmp_path, do
 @pytest.mark.docker
 def test_eval_grades_by_the_flaky_policy(tmp_path, docker_client, cache_dir, capsys):
     """A P2P test that always fails stands for a flaky one that failed this time."""
-    from evalharness.datasets import write_jsonl
+    from evalharness.tasks.datasets import write_jsonl
 
     broken = "def test_coin():\n    assert False\n"
     task = planted(_builtin("evalharness__confini-4"), text=broken, p2p=(COIN,))
@@ -375,7 +375,7 @@ def test_eval_grades_by_the_flaky_policy(tmp_path, docker_client, cache_dir, cap
 
 @pytest.mark.docker
 def test_the_record_carries_the_flaky_fields(tmp_path, docker_client, cache_dir, capsys):
-    from evalharness.datasets import write_jsonl
+    from evalharness.tasks.datasets import write_jsonl
 
     task = planted(_builtin("evalharness__confini-4"), text="def test_coin():\n    assert False\n", p2p=(COIN,))
     flaky = tmp_path / "flaky.json"

@@ -24,11 +24,11 @@ import openai
 import pytest
 from fake_llm import AsyncFakeLLM, FakeLLM, Reply
 
-from evalharness import gateway as gateway_module
-from evalharness.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME, GatewaySession, ModelGateway
-from evalharness.errors import UserError
-from evalharness.models import ModelConfig, ModelRegistry
-from evalharness.ratelimit import RequestLimiter
+from evalharness.model import gateway as gateway_module
+from evalharness.model.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME, GatewaySession, ModelGateway
+from evalharness.core.errors import UserError
+from evalharness.model.registry import ModelConfig, ModelRegistry
+from evalharness.model.ratelimit import RequestLimiter
 
 httpx = gateway_module.httpx  # the openai SDK's HTTP library (httpx2, or httpx for older SDKs)
 

@@ -30,8 +30,8 @@ from evalharness.agents.installed import (
     layer_dockerfile,
     tools_dockerfile,
 )
-from evalharness.errors import UserError
-from evalharness.models import ModelConfig
+from evalharness.core.errors import UserError
+from evalharness.model.registry import ModelConfig
 from fake_llm import FakeLLM, Reply
 from test_secrets import canary, find_leaks, scan_tree
 

@@ -13,8 +13,8 @@ from email.utils import format_datetime
 import pytest
 from fake_llm import FakeLLM, Reply
 
-from evalharness.llm import ContextOverflowError, LLMClient, LLMError, retry_after
-from evalharness.models import ModelConfig, ModelRegistry
+from evalharness.model.llm import ContextOverflowError, LLMClient, LLMError, retry_after
+from evalharness.model.registry import ModelConfig, ModelRegistry
 
 MESSAGES = [{"role": "system", "content": "You fix bugs."}, {"role": "user", "content": "Fix it."}]
 BASH_TOOL = {"type": "function", "function": {

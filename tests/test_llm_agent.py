@@ -14,10 +14,10 @@ import pytest
 
 from evalharness.agents.llm_agent import AgentLimits, LLMAgent
 from evalharness.cli import main
-from evalharness.environment import LocalEnvironment
-from evalharness.llm import LLMClient
-from evalharness.models import ModelConfig, ModelRegistry
-from evalharness.task import Task
+from evalharness.env.local import LocalEnvironment
+from evalharness.model.llm import LLMClient
+from evalharness.model.registry import ModelConfig, ModelRegistry
+from evalharness.core.task import Task
 from fake_llm import FakeLLM, Reply
 
 
@@ -230,7 +230,7 @@ def test_trajectory_is_json_lines_with_every_step(repo):
 
 def test_settings_for_run_json_hold_no_serve_env_values():
     """run.json keeps the model's settings; a [serve] env value may be a token (HF_TOKEN), so only its name."""
-    from evalharness.models import ServeConfig
+    from evalharness.model.registry import ServeConfig
 
     serve = ServeConfig(hf_model="Qwen/Qwen3-Coder", env={"HF_TOKEN": "hf_secret_value", "VLLM_X": "1"})
     model = ModelConfig(name="m", base_url="http://127.0.0.1:1/v1", model="m", serve=serve)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 from evalharness.scorers.log_parsers import (
     LOG_PARSERS,
     get_log_parser,

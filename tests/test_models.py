@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.errors import UserError
-from evalharness.models import ModelConfig, ModelRegistry, api_key, resolve_model
+from evalharness.core.errors import UserError
+from evalharness.model.registry import ModelConfig, ModelRegistry, api_key, resolve_model
 
 NO_USER_CONFIG: dict[str, str] = {}  # an environment with no HOME: only the packaged registry
 
@@ -54,8 +54,8 @@ def test_packaged_registry_has_the_required_models_with_qwen_sampling():
 def test_models_toml_is_package_data():
     """models.toml must ship inside the package (pyproject's package-data), not only in the repo."""
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    assert "models.toml" in pyproject["tool"]["setuptools"]["package-data"]["evalharness"]
-    assert resources.files("evalharness").joinpath("models.toml").is_file()
+    assert "model/models.toml" in pyproject["tool"]["setuptools"]["package-data"]["evalharness"]
+    assert resources.files("evalharness").joinpath("model/models.toml").is_file()
 
 
 def test_cost_and_request_params():

@@ -17,9 +17,9 @@ import pytest
 from evalharness.scorers.patching import ALREADY_APPLIED, apply_patch
 from evalharness.scorers.setup_edits import setup_files, without_setup_edits
 from evalharness.scorers.tests_scorer import TestScorer, build_eval_script
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git, make_diff, python_env
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"

@@ -23,10 +23,10 @@ import docker.errors
 import pytest
 
 from evalharness.cli import main
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.environment import LocalEnvironment
-from evalharness.errors import EnvBuildError
-from evalharness.images import (
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.env.local import LocalEnvironment
+from evalharness.core.errors import EnvBuildError
+from evalharness.env.images import (
     DEBIAN_SUITE_FOR_PYTHON,
     BuildConfig,
     ImageBuilder,
@@ -34,13 +34,13 @@ from evalharness.images import (
     official_image_name,
     split_image_name,
 )
-from evalharness.predictions import read_predictions
-from evalharness.repos import GitHubRepos, MirrorRepos, bundle_commit, materialize
+from evalharness.tasks.predictions import read_predictions
+from evalharness.tasks.repos import GitHubRepos, MirrorRepos, bundle_commit, materialize
 from evalharness.scorers.patching import ADDED, DELETED, MODIFIED, FileChange, file_changes
 from evalharness.scorers.tests_scorer import TestScorer, build_eval_script, reinstall_needed
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git, make_diff, python_env
 
 TASKS = load_tasks("builtin")
@@ -186,7 +186,7 @@ def test_file_changes_reads_git_and_plain_diffs():
 
 def test_file_changes_agrees_with_every_verified_patch():
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "SWE-bench_Verified" / "test.parquet"
-    from evalharness.task import patch_sections
+    from evalharness.core.task import patch_sections
 
     for task in load_tasks(str(data)):
         for patch in (task.patch, task.test_patch):
@@ -338,10 +338,10 @@ def test_bundle_from_a_mirror_never_writes_to_it_and_keeps_past_tags_only(tmp_pa
 def test_offline_build_from_a_mirror_with_debian_python(tmp_path, docker_client, cache_dir):
     """No registry, no GitHub, no built-in trees: a read-only mirror and Debian's Python 3.11."""
     from evalharness.agents import get_agent
-    from evalharness.containers import running_container
-    from evalharness.runner import RunConfig, Runner
+    from evalharness.env.docker import running_container
+    from evalharness.run.runner import RunConfig, Runner
     from evalharness.scorers import get_scorer
-    from evalharness.specs import SpecRegistry
+    from evalharness.tasks.specs import SpecRegistry
 
     task = next(t for t in TASKS if t.repo == "evalharness/spans")
     mirror = make_mirror(tmp_path, task)

@@ -20,7 +20,7 @@ from evalharness.agents.qwen_xml import (
     render_tool_responses,
     render_tools,
 )
-from evalharness.llm import ToolCall
+from evalharness.model.llm import ToolCall
 
 
 def _tool(name: str, description: str, properties: dict, required: list[str]) -> dict:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalharness.agents.qwen_xml import ToolCallFormatError, open_call, parse_tool_calls, render_tool_calls
-from evalharness.llm import ToolCall
+from evalharness.model.llm import ToolCall
 from test_qwen_xml import TOOLS, calls_of, parse
 
 TAGS = ("</parameter>", "</function>", "</tool_call>")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from evalharness.ratelimit import LeasedLimiter, LimiterStats, RayRequestLimiter, RequestLimiter, make_limiter
+from evalharness.model.ratelimit import LeasedLimiter, LimiterStats, RayRequestLimiter, RequestLimiter, make_limiter
 
 HERE = Path(__file__).resolve().parent
 EPS = 0.002  # pyrate-limiter counts whole milliseconds

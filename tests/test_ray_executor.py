@@ -19,15 +19,15 @@ import pytest
 import ray
 
 from evalharness.cli import main
-from evalharness.containers import running_container
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.executors.ray import RayExecutor, node_scratch
-from evalharness.images import LABEL, BuildConfig, ImageBuilder
-from evalharness.pipeline import PipelineRecipe, RunConfig
-from evalharness.repos import BuiltinRepos
-from evalharness.runner import Runner
+from evalharness.env.docker import running_container
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.run.executors.ray import RayExecutor, node_scratch
+from evalharness.env.images import LABEL, BuildConfig, ImageBuilder
+from evalharness.run.pipeline import PipelineRecipe, RunConfig
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.run.runner import Runner
 from evalharness.scorers import get_scorer
-from evalharness.specs import SpecRegistry
+from evalharness.tasks.specs import SpecRegistry
 
 pytestmark = [pytest.mark.docker, pytest.mark.ray]
 
@@ -51,7 +51,7 @@ def _leftovers(docker_client, run_id: str) -> list:
 
 def test_no_docker_node_is_a_clear_error(tmp_path, cache_dir):
     """A cluster without any node offering `docker` fails at once, saying how to start one."""
-    from evalharness.errors import UserError
+    from evalharness.core.errors import UserError
 
     # A local cluster of its own, without the resource. It runs first in this file: ray.init is
     # process-wide, and the module's cluster (with the resource) starts with the next test.

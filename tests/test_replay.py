@@ -11,9 +11,9 @@ import pytest
 from evalharness.agents import get_agent
 from evalharness.agents.replay import NO_PREDICTION, ReplayAgent
 from evalharness.cli import main
-from evalharness.datasets import load_tasks
-from evalharness.errors import UserError
-from evalharness.predictions import Prediction, read_predictions, write_predictions
+from evalharness.tasks.datasets import load_tasks
+from evalharness.core.errors import UserError
+from evalharness.tasks.predictions import Prediction, read_predictions, write_predictions
 
 TASKS = load_tasks("builtin")
 GARBAGE = "diff --git a/nope.py b/nope.py\n--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-x\n+y\n"

@@ -14,15 +14,15 @@ import pytest
 import yaml
 
 from evalharness.cli import main
-from evalharness.errors import UserError
-from evalharness.predictions import read_predictions
+from evalharness.core.errors import UserError
+from evalharness.tasks.predictions import read_predictions
 from evalharness.report.exports import export_experiments, report_counts
 from evalharness.report.load import COMPLETE, IN_PROGRESS, INCOMPLETE, expand_run_dirs, load_run, read_trajectory
 from evalharness.report.site import build_site
 from evalharness.report.stats import mcnemar_exact, pass1_over_attempts, pass_at_k, quantile, wilson_interval
 from evalharness.report.summary import attempt_groups, summarize_run
-from evalharness.results import InstanceRecord, ResultStore, safe_name
-from evalharness.task import SWEBENCH_FIELDS
+from evalharness.core.results import InstanceRecord, ResultStore, safe_name
+from evalharness.core.task import SWEBENCH_FIELDS
 
 EVIL = "<script>alert('pwned')</script>"
 

@@ -8,8 +8,8 @@ import time
 
 import pyarrow.parquet as pq
 
-from evalharness.results import SCHEMA, InstanceRecord, ResultStore, atomic_write, safe_name
-from evalharness.runner import summarize
+from evalharness.core.results import SCHEMA, InstanceRecord, ResultStore, atomic_write, safe_name
+from evalharness.run.runner import summarize
 
 
 def _record(iid, status="resolved", **kw):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.containers import remove_run_containers, running_container
-from evalharness.images import BuildConfig, ImageBuilder
-from evalharness.pipeline import RunConfig
+from evalharness.env.docker import remove_run_containers, running_container
+from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.run.pipeline import RunConfig
 
 
 def test_the_run_key_names_the_run_folder_and_travels_with_the_config(tmp_path):

@@ -23,7 +23,7 @@ import docker.errors
 import pytest
 
 from evalharness.cli import main
-from evalharness.containers import (
+from evalharness.env.docker import (
     DEFAULT_MEMORY,
     DEFAULT_PIDS,
     KEPT_CAPABILITIES,
@@ -36,11 +36,11 @@ from evalharness.containers import (
     remove_run_containers,
     running_container,
 )
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.errors import UserError
-from evalharness.images import LABEL, BuildConfig, ImageBuilder
-from evalharness.repos import BuiltinRepos
-from evalharness.specs import SpecRegistry
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.core.errors import UserError
+from evalharness.env.images import LABEL, BuildConfig, ImageBuilder
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.tasks.specs import SpecRegistry
 
 pytestmark = pytest.mark.docker
 

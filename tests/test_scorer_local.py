@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.environment import LocalEnvironment
-from evalharness.errors import UserError
+from evalharness.env.local import LocalEnvironment
+from evalharness.core.errors import UserError
 from evalharness.scorers import get_scorer
 from evalharness.scorers.patching import apply_patch, unsafe_paths
 from evalharness.scorers.tests_scorer import (
@@ -18,9 +18,9 @@ from evalharness.scorers.tests_scorer import (
     extract_test_output,
     parse_test_exit_code,
 )
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git, make_diff, python_env
 
 CALC = """\

@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from evalharness.scratch import OWNER, UNCLAIMED_GRACE_SECONDS, scratch_dir, sweep
+from evalharness.core.scratch import OWNER, UNCLAIMED_GRACE_SECONDS, scratch_dir, sweep
 
 
 def _make_and_die(parent: str, prefix: str, made: str) -> None:

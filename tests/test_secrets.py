@@ -27,9 +27,9 @@ from urllib.parse import quote, quote_plus
 import pyarrow.parquet as pq
 import pytest
 
-from evalharness.llm import LLMClient, LLMError
-from evalharness.models import ModelConfig
-from evalharness.redact import MASK, redact, register_secret
+from evalharness.model.llm import LLMClient, LLMError
+from evalharness.model.registry import ModelConfig
+from evalharness.core.redact import MASK, redact, register_secret
 from fake_llm import FakeLLM, Reply
 
 ROOT = Path(__file__).resolve().parents[1]

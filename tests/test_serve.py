@@ -18,10 +18,10 @@ import pytest
 from fake_llm import FakeLLM
 
 from evalharness.cli import main
-from evalharness.errors import UserError
-from evalharness.llm import LLMClient
-from evalharness.models import ModelConfig, ModelRegistry
-from evalharness.serve import ServeError, Server, build_command, group_members, parse_command, serve
+from evalharness.core.errors import UserError
+from evalharness.model.llm import LLMClient
+from evalharness.model.registry import ModelConfig, ModelRegistry
+from evalharness.model.serve import ServeError, Server, build_command, group_members, parse_command, serve
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

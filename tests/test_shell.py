@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.containers import DockerEnvironment, running_container
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.environment import LocalEnvironment
-from evalharness.errors import UserError
-from evalharness.images import BuildConfig, ImageBuilder
-from evalharness.repos import BuiltinRepos
-from evalharness.shell import OpeningShell, ShellError, ShellSession, _LocalTransport, open_shell
-from evalharness.specs import SpecRegistry
+from evalharness.env.docker import DockerEnvironment, running_container
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.env.local import LocalEnvironment
+from evalharness.core.errors import UserError
+from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.env.local import LocalTransport
+from evalharness.env.shell import OpeningShell, ShellError, ShellSession, open_shell
+from evalharness.tasks.specs import SpecRegistry
 
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
 
@@ -218,7 +219,7 @@ def test_timeout_kills_the_command_and_the_session_survives(shell, env):
 
 
 def test_unrecoverable_timeout_starts_a_fresh_session(tmp_path):
-    with ShellSession(lambda cwd: _LocalTransport(cwd, dict(os.environ)), str(tmp_path), kill_rounds=3) as shell:
+    with ShellSession(lambda cwd: LocalTransport(cwd, dict(os.environ)), str(tmp_path), kill_rounds=3) as shell:
         assert shell.run("cd / && export GONE=1").ok
         result = shell.run("exec >/dev/null; echo hidden", timeout=0.5)  # the sentinel can never come back
         assert result.timed_out and result.exit_code == 124
@@ -317,7 +318,7 @@ def test_missing_workdir_in_container_is_a_shell_error(container_env):
         open_shell(container_env, workdir="/no/such/dir")
 
 
-class _TrickleTransport(_LocalTransport):
+class _TrickleTransport(LocalTransport):
     """A real local bash whose output is read a few bytes at a time: sentinels split anywhere."""
 
     def __init__(self, workdir: str, environ: dict[str, str]):

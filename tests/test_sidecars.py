@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.containers import ContainerLimits, remove_run_containers, running_container, sandbox_options
-from evalharness.errors import UserError
-from evalharness.images import BuildConfig, ImageBuilder
+from evalharness.env.docker import ContainerLimits, remove_run_containers, running_container, sandbox_options
+from evalharness.core.errors import UserError
+from evalharness.env.images import BuildConfig, ImageBuilder
 from evalharness.scorers.tests_scorer import TestScorer, needs_network
-from evalharness.sidecars import sidecar_network
-from evalharness.specs import load_spec_file
-from evalharness.status import Status
+from evalharness.env.sidecars import check_specs, sidecar_network
+from evalharness.tasks.specs import SpecRegistry, load_spec_file
+from evalharness.core.status import Status
 from gitrepo import make_diff
 from test_scorer_local import CALC, env, make_spec, make_task, repo  # noqa: F401 - env, repo: fixtures
 
@@ -32,8 +32,8 @@ def test_specs_name_their_sidecars_and_unknown_ones_are_refused(tmp_path):
     assert all(not s.sidecars for (repo, _), s in specs.items() if repo != "psf/requests")
     bad = tmp_path / "bad.toml"
     bad.write_text('[repos."a/b"."1"]\npython = "3.11"\nsidecars = ["redis"]\n')
-    with pytest.raises(UserError, match=r"unknown sidecar\(s\) \['redis'\]; known: \['httpbin'\]"):
-        load_spec_file(bad)
+    with pytest.raises(UserError, match=r"a/b 1: unknown sidecar\(s\) \['redis'\]; known: \['httpbin'\]"):
+        check_specs(SpecRegistry(load_spec_file(bad)))  # the run's start: InstancePipeline checks its specs
 
 
 def test_network_failures_in_a_log_are_recognised():
@@ -113,7 +113,7 @@ def test_the_sidecar_ca_is_trusted_again_right_before_the_tests(repo):  # noqa: 
     from dataclasses import replace
 
     from evalharness.scorers.tests_scorer import START_MARKER, build_eval_script
-    from evalharness.sidecars import _TRUST
+    from evalharness.env.sidecars import _TRUST
 
     task = make_task(repo, make_diff(repo, {"tests/test_x.py": "def test_x():\n    pass\n"}), ["tests/test_x.py::test_x"], [])
     spec = replace(make_spec(install=("python -m pip install .",)), pre_test=(_TRUST,))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.errors import EnvBuildError, UserError
-from evalharness.repos import BuiltinRepos, MirrorRepos, bundle_commit, builtin_commit, materialize
-from evalharness.specs import EnvSpec, SpecRegistry, load_spec_file
-from evalharness.task import Task, TaskFieldError, patch_files
+from evalharness.core.errors import EnvBuildError, UserError
+from evalharness.tasks.repos import BuiltinRepos, MirrorRepos, bundle_commit, builtin_commit, materialize
+from evalharness.tasks.specs import EnvSpec, SpecRegistry, load_spec_file
+from evalharness.core.task import Task, TaskFieldError, patch_files
 
 
 def test_spec_file_loads_and_user_file_wins(tmp_path):
@@ -75,7 +75,7 @@ def test_python_must_be_major_dot_minor_text(tmp_path, python):
 
 def test_env_image_depends_on_content_only(tmp_path):
     """The env tag is hashed from its Dockerfile: same pins share an image, other pins do not."""
-    from evalharness.images import BuildConfig, ImageBuilder
+    from evalharness.env.images import BuildConfig, ImageBuilder
 
     builder = ImageBuilder(None, BuildConfig(cache_dir=tmp_path, ca_bundle=None), [])
     a = EnvSpec(repo="a/b", version="1", python="3.11", pip=("x==1",))
@@ -86,7 +86,7 @@ def test_env_image_depends_on_content_only(tmp_path):
 
 
 def test_builtin_specs_cover_every_builtin_task():
-    from evalharness.datasets import default_tasks_dir, load_tasks
+    from evalharness.tasks.datasets import default_tasks_dir, load_tasks
 
     registry = SpecRegistry.from_files([default_tasks_dir() / "specs.toml"])
     for task in load_tasks("builtin"):

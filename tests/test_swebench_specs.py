@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalharness.datasets import default_tasks_dir
+from evalharness.tasks.datasets import default_tasks_dir
 from evalharness.scorers.log_parsers import LOG_PARSERS
-from evalharness.specs import EnvSpec, SpecRegistry, test_arguments
-from evalharness.task import patch_files
+from evalharness.tasks.specs import EnvSpec, SpecRegistry, test_arguments
+from evalharness.core.task import patch_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

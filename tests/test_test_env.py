@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.results import InstanceRecord
-from evalharness.runner import RunConfig, Runner
+from evalharness.core.results import InstanceRecord
+from evalharness.run.runner import RunConfig, Runner
 from evalharness.scorers.tests_scorer import TEST_ENV, TestScorer, build_eval_script, official_eval_script
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git, make_diff, python_env
 
 ENV_TEST = """\
@@ -140,7 +140,7 @@ class _OneRecord:
     """An executor that finishes every task at once, as resolved."""
 
     def run(self, tasks, logs_root):
-        from evalharness.executors.base import Finished
+        from evalharness.run.executors.base import Finished
 
         for task in tasks:
             yield Finished(InstanceRecord(run_id="r", model="", agent="gold", dataset="d", instance_id=task.instance_id,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from evalharness.environment import LocalEnvironment, killed_for_time
+from evalharness.env.base import killed_for_time
+
+from evalharness.env.local import LocalEnvironment
 
 
 def test_only_a_kill_at_the_limit_is_a_timeout():
@@ -25,8 +27,8 @@ def test_a_command_that_kills_itself_is_not_a_timeout(tmp_path):
 
 @pytest.mark.docker
 def test_in_a_container_too(docker_client, cache_dir):
-    from evalharness.containers import running_container
-    from evalharness.images import BuildConfig, ImageBuilder
+    from evalharness.env.docker import running_container
+    from evalharness.env.images import BuildConfig, ImageBuilder
 
     image = ImageBuilder(docker_client, BuildConfig(cache_dir=cache_dir), []).base_image("3.11", print)
     with running_container(docker_client, image, run_id="timeouts", instance_id="i", purpose="eval") as env:

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from evalharness.cli import main
-from evalharness.datasets import load_tasks, write_jsonl
-from evalharness.validate import EMPTY_RESOLVED, GOLD_NOT_RESOLVED, NO_TESTS, ValidationReport, ValidationRow
+from evalharness.tasks.datasets import load_tasks, write_jsonl
+from evalharness.run.validate import EMPTY_RESOLVED, GOLD_NOT_RESOLVED, NO_TESTS, ValidationReport, ValidationRow
 
 TASKS = load_tasks("builtin")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 from evalharness.scorers.tests_scorer import TestScorer
-from evalharness.specs import EnvSpec, load_spec_file
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import EnvSpec, load_spec_file
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from gitrepo import commit_all, git, make_diff, python_env
 
 CALC = "def add(a, b):\n    return a - b\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import HARNESS_TEMP_PREFIXES, harness_temp_entries
 
-from evalharness.images import LABEL
+from evalharness.env.images import LABEL
 
 pytestmark = pytest.mark.docker
 

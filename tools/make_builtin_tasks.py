@@ -52,8 +52,8 @@ SRC = TASKS / "src"
 OUTPUT = TASKS / "builtin.jsonl"
 
 sys.path.insert(0, str(ROOT))
-from evalharness.repos import DETERMINISTIC_GIT_ENV, builtin_commit  # noqa: E402
-from evalharness.task import DIFFICULTIES, SWEBENCH_FIELDS  # noqa: E402
+from evalharness.tasks.repos import DETERMINISTIC_GIT_ENV, builtin_commit  # noqa: E402
+from evalharness.core.task import DIFFICULTIES, SWEBENCH_FIELDS  # noqa: E402
 
 VERSION = "1.0"
 FIELDS = SWEBENCH_FIELDS

@@ -8,7 +8,7 @@ from typing import Callable
 from evalharness.agents.base import Agent, AgentResult, Usage
 from evalharness.agents.gold import EmptyAgent, GoldAgent, OfficialFormGoldAgent
 from evalharness.agents.replay import ReplayAgent
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 
 def _llm(**options) -> Agent:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Protocol, Sequence
 
-from evalharness.environment import Environment
-from evalharness.task import Task
+from evalharness.env.base import Environment
+from evalharness.core.task import Task
 
 
 @dataclass

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-from evalharness.environment import ExecResult
+from evalharness.env.base import ExecResult
 
 RunCommand = Callable[[str], ExecResult]
 SNIPPET_LINES = 4

@@ -6,10 +6,10 @@ import shlex
 
 from evalharness.agents.base import AgentResult
 from evalharness.agents.patch import collect_patch
-from evalharness.environment import Environment
-from evalharness.images import PRE_INSTALL_DIFF
-from evalharness.task import Task
-from evalharness.trajectory import Trajectory
+from evalharness.env.base import Environment
+from evalharness.env.images import PRE_INSTALL_DIFF
+from evalharness.core.task import Task
+from evalharness.core.trajectory import Trajectory
 
 GOLD_PATH = "/tmp/gold.patch"
 

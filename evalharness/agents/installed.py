@@ -37,12 +37,12 @@ import jinja2
 from evalharness.agents.base import AgentResult, Usage
 from evalharness.agents.llm_agent import PROMPTS, AgentLimits
 from evalharness.agents.patch import collect_patch
-from evalharness.containers import SocketMount
-from evalharness.environment import Environment
-from evalharness.errors import UserError
-from evalharness.images import CA_PATH, PIP_BUILD_ARGS, content_hash, image_slug
-from evalharness.models import ModelConfig
-from evalharness.task import Task
+from evalharness.env.docker import SocketMount
+from evalharness.env.base import Environment
+from evalharness.core.errors import UserError
+from evalharness.env.images import CA_PATH, PIP_BUILD_ARGS, content_hash, image_slug
+from evalharness.model.registry import ModelConfig
+from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class InstalledAgent:
                 if self._gateway_factory is not None:
                     self._gateway = self._gateway_factory()
                 else:
-                    from evalharness.gateway import ModelGateway
+                    from evalharness.model.gateway import ModelGateway
 
                     self._gateway = ModelGateway(self.model, self._api_key, limiter=self._limiter)
                 weakref.finalize(self, self._gateway.close)
@@ -304,7 +304,7 @@ class CLISession:
     mounts: tuple[SocketMount, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        from evalharness.gateway import CONTAINER_DIR
+        from evalharness.model.gateway import CONTAINER_DIR
 
         self.mounts = (SocketMount(str(self.gateway.directory), CONTAINER_DIR),)
 
@@ -372,7 +372,7 @@ class CLISession:
 
     def _start_forwarder(self, env: Environment) -> None:
         """The gateway on the container's loopback: a stdlib-only Python forwarder to the socket."""
-        from evalharness.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME
+        from evalharness.model.gateway import CONTAINER_DIR, FORWARDER_SOURCE, SOCKET_NAME
 
         env.write_file(f"{RUN_DIR}/forward.py", FORWARDER_SOURCE)
         started = env.exec(
@@ -477,13 +477,13 @@ def make_installed_agent(name: str, model: str = "", *, base_url: str | None = N
                          environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
                          limiter: Any = None, agent_disk_limit: str | None = None, **limits: Any) -> InstalledAgent:
     """`--agent qwen-code --model qwen3-coder` (or --base-url URL --model ID): the key is checked now."""
-    from evalharness.models import resolve_endpoint
+    from evalharness.model.registry import resolve_endpoint
 
     spec = CLI_AGENTS[name]
     config, key = resolve_endpoint(model, base_url=base_url, model_id=model_id, tool_mode=tool_mode,
                                    models_files=models_files, environ=environ, dotenv=dotenv,
                                    who=f"the {name} agent")
-    from evalharness import gateway
+    from evalharness.model import gateway
 
     if spec.api not in gateway.APIS:
         raise UserError(f"{name} speaks the {spec.api} API, which the model gateway does not relay")

@@ -30,17 +30,17 @@ from typing import Any
 
 import jinja2
 
-from evalharness.agents import qwen_xml
+import evalharness.agents.qwen_xml as qwen_xml
 from evalharness.agents.base import AgentResult, Usage
 from evalharness.agents.context import elide_to_fit, estimate_tokens, for_api
 from evalharness.agents.patch import collect_patch
 from evalharness.agents.tools import TOOL_NAMES, TOOLS, ToolBox
-from evalharness.environment import Environment
-from evalharness.llm import Completion, ContextOverflowError, LLMClient, LLMError, ToolCall
-from evalharness.models import ModelConfig
-from evalharness.shell import OpeningShell, ShellError
-from evalharness.task import Task
-from evalharness.trajectory import Trajectory
+from evalharness.env.base import Environment
+from evalharness.model.llm import Completion, ContextOverflowError, LLMClient, LLMError, ToolCall
+from evalharness.model.registry import ModelConfig
+from evalharness.env.shell import OpeningShell, ShellError
+from evalharness.core.task import Task
+from evalharness.core.trajectory import Trajectory
 
 PROMPTS = Path(__file__).parent / "prompts"
 CONTEXT_SAFETY_TOKENS = 1024  # room for the estimate being off
@@ -269,7 +269,7 @@ def make_llm_agent(model: str = "", *, base_url: str | None = None, model_id: st
                    environ: dict[str, str] | None = None, dotenv: Path | None = Path(".env"),
                    limiter: Any = None, **limits: Any) -> LLMAgent:
     """The agent for a registry model (`--model qwen3-coder`) or any endpoint (`--base-url URL --model ID`)."""
-    from evalharness.models import resolve_endpoint
+    from evalharness.model.registry import resolve_endpoint
 
     config, key = resolve_endpoint(model, base_url=base_url, model_id=model_id, tool_mode=tool_mode,
                                    models_files=models_files, environ=environ, dotenv=dotenv)

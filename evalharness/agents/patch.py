@@ -14,7 +14,7 @@ import re
 import shlex
 from typing import Callable
 
-from evalharness.environment import ExecResult
+from evalharness.env.base import ExecResult
 
 PATCH_FILE = "/tmp/.evalharness-agent.patch"
 CHUNK_BYTES = 384 << 10  # base64 of a chunk stays well within a shell session's output limit

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalharness.agents.qwen_values import convert_value
-from evalharness.llm import ToolCall
+from evalharness.model.llm import ToolCall
 
 # The chat template's default system message, used when the agent gives none.
 DEFAULT_SYSTEM_PROMPT = (

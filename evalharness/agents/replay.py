@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from evalharness.agents.base import AgentResult
-from evalharness.environment import Environment
-from evalharness.errors import UserError
-from evalharness.predictions import Prediction, read_predictions
-from evalharness.task import Task
-from evalharness.trajectory import Trajectory
+from evalharness.env.base import Environment
+from evalharness.core.errors import UserError
+from evalharness.tasks.predictions import Prediction, read_predictions
+from evalharness.core.task import Task
+from evalharness.core.trajectory import Trajectory
 
 NO_PREDICTION = "no_prediction"
 

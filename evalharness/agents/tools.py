@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from evalharness.agents.editor import Editor, EditorError
 
 if TYPE_CHECKING:
-    from evalharness.shell import OpeningShell, ShellSession
+    from evalharness.env.shell import OpeningShell, ShellSession
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -83,7 +83,7 @@ class Observation:
     submitted: bool = False
 
 
-# The line a shell session puts where it cut a command's output (evalharness.shell._Capture).
+# The line a shell session puts where it cut a command's output (evalharness.env.shell._Capture).
 _SHELL_CUT = re.compile(r"\n\[\.\.\. (\d+) bytes of output cut \.\.\.\]\n")
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from evalharness.predictions import records_to_predictions, write_predictions
+from evalharness.tasks.predictions import records_to_predictions, write_predictions
 from evalharness.report.load import RunData
 from evalharness.report.summary import GRADED_STATUSES, INFRA_STATUSES
-from evalharness.results import atomic_write, safe_name
-from evalharness.status import Status
+from evalharness.core.results import atomic_write, safe_name
+from evalharness.core.status import Status
 
 REPORT_SCHEMA_VERSION = 2
 

@@ -17,8 +17,8 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from evalharness.errors import UserError
-from evalharness.results import InstanceRecord, ResultStore, safe_name
+from evalharness.core.errors import UserError
+from evalharness.core.results import InstanceRecord, ResultStore, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def load_problem_statements(dataset: str, cache: dict[str, dict[str, str]] | Non
     statements: dict[str, str] = {}
     local = dataset == "builtin" or (bool(dataset) and Path(dataset).expanduser().exists())
     if local:
-        from evalharness.datasets import load_tasks
+        from evalharness.tasks.datasets import load_tasks
 
         try:
             statements = {t.instance_id: t.problem_statement for t in load_tasks(dataset)}

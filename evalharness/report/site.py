@@ -22,13 +22,13 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from evalharness import __version__
-from evalharness.compare import Comparison
-from evalharness.errors import UserError
+from evalharness.report.compare import Comparison
+from evalharness.core.errors import UserError
 from evalharness.report import fmt, svg
 from evalharness.report.exports import report_counts, write_predictions_file
 from evalharness.report.load import RunData, load_problem_statements, read_trajectory
 from evalharness.report.summary import RunSummary, attempt_groups, summarize_run
-from evalharness.results import atomic_write, safe_name
+from evalharness.core.results import atomic_write, safe_name
 
 MARKER = ".evalharness-site"  # only a folder carrying it is ever cleared before rewriting
 MAX_OUTPUT_CHARS = 20_000  # per trajectory text block; head and tail kept

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from evalharness.report.load import RunData
 from evalharness.report.stats import Pass1, pass1_over_attempts, pass_at_k, quantile, wilson_interval
-from evalharness.status import Status
+from evalharness.core.status import Status
 
 STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in Status)
 # Failures of the machinery rather than of the system under test (SWE-bench v5's infra_failure).

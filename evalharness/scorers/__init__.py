@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 from evalharness.scorers.base import ScoreResult, Scorer
 from evalharness.scorers.grading import Grade, grade
 from evalharness.scorers.log_parsers import LOG_PARSERS, get_log_parser, parse_pytest

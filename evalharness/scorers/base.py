@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from evalharness.environment import Environment
-from evalharness.specs import EnvSpec
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.env.base import Environment
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 
 
 @dataclass

@@ -17,7 +17,7 @@ import hashlib
 import re
 import shlex
 
-from evalharness.environment import ExecResult
+from evalharness.env.base import ExecResult
 
 CUT_MARKER = ">>>>> evalharness: output cut:"
 TIMEOUT_MARKER = ">>>>> evalharness: timed out after"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 PASSED = "PASSED"
 FAILED = "FAILED"

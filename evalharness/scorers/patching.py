@@ -18,7 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from evalharness.environment import Environment
+from evalharness.env.base import Environment
 from evalharness.scorers.bounded import bounded_command, exec_timeout, timed_out
 
 # (method name reported in ApplyResult.method, command; "$P" is the patch file): the official

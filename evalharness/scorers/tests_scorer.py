@@ -41,17 +41,17 @@ import re
 import shlex
 from typing import Mapping, Sequence
 
-from evalharness.environment import Environment
-from evalharness.images import PRE_INSTALL_DIFF
+from evalharness.env.base import Environment
+from evalharness.env.images import PRE_INSTALL_DIFF
 from evalharness.scorers.base import ScoreResult
 from evalharness.scorers.bounded import CUT_LINE, bounded_command, cut_bytes, exec_timeout, timed_out
 from evalharness.scorers.grading import grade
 from evalharness.scorers.log_parsers import ERROR, FAILED, get_log_parser
 from evalharness.scorers.patching import ADDED, DELETED, apply_patch, file_changes, oversize
 from evalharness.scorers.setup_edits import without_setup_edits
-from evalharness.specs import HOST_SENSITIVITY, EnvSpec, test_arguments
-from evalharness.status import Status
-from evalharness.task import Task, patch_sections
+from evalharness.tasks.specs import HOST_SENSITIVITY, EnvSpec, test_arguments
+from evalharness.core.status import Status
+from evalharness.core.task import Task, patch_sections
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"

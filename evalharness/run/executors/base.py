@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
-from evalharness.results import InstanceRecord
-from evalharness.task import Task
+from evalharness.core.results import InstanceRecord
+from evalharness.core.task import Task
 
 
 @dataclass(frozen=True)

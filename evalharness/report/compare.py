@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 from evalharness.report.load import RunData, load_run
 from evalharness.report.stats import mcnemar_exact
 from evalharness.report.summary import UNMEASURED_STATUSES

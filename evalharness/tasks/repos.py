@@ -19,8 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from evalharness.errors import EnvBuildError
-from evalharness.scratch import scratch_dir
+from evalharness.core.errors import EnvBuildError
+from evalharness.core.scratch import scratch_dir
 
 # Fixed identity and dates: the built-in repos hash the same on every machine.
 DETERMINISTIC_GIT_ENV = {

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from evalharness import __version__
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 log = logging.getLogger("evalharness")
 
@@ -227,7 +227,7 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from evalharness.errors import EnvBuildError
+    from evalharness.core.errors import EnvBuildError
 
     tasks = _select(args)
     builder, specs, _ = _environment(args)
@@ -247,8 +247,8 @@ def cmd_build(args) -> int:
 
 def cmd_eval(args) -> int:
     from evalharness.agents import INSTALLED, get_agent
-    from evalharness.pipeline import DEFAULT_START_RATE
-    from evalharness.runner import RunConfig, Runner, summarize
+    from evalharness.run.pipeline import DEFAULT_START_RATE
+    from evalharness.run.runner import RunConfig, Runner, summarize
 
     tasks = _select(args)
     args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
@@ -313,7 +313,7 @@ def _scorer_factory(args):
     if args.scorer != "tests":
         raise UserError(f"--flaky works with the tests scorer, not {args.scorer!r}")
     from evalharness.scorers.tests_scorer import FLAKY_FLAG, TestScorer
-    from evalharness.validate import read_flaky_file
+    from evalharness.run.validate import read_flaky_file
 
     tests = read_flaky_file(args.flaky)
     policy = args.flaky_policy or FLAKY_FLAG
@@ -337,14 +337,14 @@ def _same(value):
 
 def _llm_limiter(args, ray: bool):
     """One limit on model requests for all workers: a lock here, an actor on a Ray cluster."""
-    from evalharness.ratelimit import make_limiter
+    from evalharness.model.ratelimit import make_limiter
 
     return make_limiter(args.llm_concurrency, args.llm_rpm, ray=ray)
 
 
 def _connect_ray(address: str | None) -> None:
     try:
-        from evalharness.executors.ray import connect
+        from evalharness.run.executors.ray import connect
     except ImportError:
         raise UserError("--executor ray needs Ray: pip install 'evalharness[ray]'") from None
     connect(address)
@@ -353,10 +353,10 @@ def _connect_ray(address: str | None) -> None:
 def _ray_executor(args, config, make_agent, make_scorer):
     """Each instance a Ray task; nodes build the pipeline from this recipe (no Docker needed here)."""
     try:
-        from evalharness.executors.ray import RayExecutor
+        from evalharness.run.executors.ray import RayExecutor
     except ImportError:
         raise UserError("--executor ray needs Ray: pip install 'evalharness[ray]'") from None
-    from evalharness.pipeline import PipelineRecipe
+    from evalharness.run.pipeline import PipelineRecipe
 
     build, sources, specs = _build_setup(args)
     recipe = PipelineRecipe(config=config, build=build, specs=specs, repo_sources=tuple(sources),
@@ -371,7 +371,7 @@ def _served(args, agent, run_dir: Path):
 
     if not args.serve:
         return contextlib.nullcontext()
-    from evalharness.serve import serve
+    from evalharness.model.serve import serve
 
     model = getattr(agent, "model", None)
     if model is None or getattr(model, "serve", None) is None:
@@ -397,7 +397,7 @@ def _offline_check(tasks, builder, specs) -> int:
 
 def cmd_validate(args) -> int:
     from evalharness.scorers import get_scorer
-    from evalharness.validate import validate
+    from evalharness.run.validate import validate
 
     tasks = _select(args)
     builder, specs, client = _environment(args)
@@ -413,8 +413,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from evalharness.results import ResultStore
-    from evalharness.runner import summarize
+    from evalharness.core.results import ResultStore
+    from evalharness.run.runner import summarize
 
     if not args.run_dir.is_dir():
         raise UserError(f"no run at {args.run_dir}")
@@ -423,7 +423,7 @@ def cmd_summary(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from evalharness.compare import compare_dirs
+    from evalharness.report.compare import compare_dirs
     from evalharness.report.exports import export_experiments
     from evalharness.report.load import expand_run_dirs, load_run
     from evalharness.report.site import build_site
@@ -441,8 +441,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from evalharness.compare import compare_dirs
-    from evalharness.results import atomic_write
+    from evalharness.report.compare import compare_dirs
+    from evalharness.core.results import atomic_write
 
     comparison = compare_dirs(args.base, args.new, alpha=args.alpha, max_drop=args.max_drop)
     markdown = comparison.to_markdown()
@@ -453,7 +453,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from evalharness.models import ModelRegistry, api_key
+    from evalharness.model.registry import ModelRegistry, api_key
 
     registry = ModelRegistry.load(args.models_files)
     if args.check:
@@ -476,8 +476,8 @@ def cmd_models(args) -> int:
 
 def cmd_serve(args) -> int:
     """Foreground server: ready message, then wait; Ctrl-C or SIGTERM stops the whole process group."""
-    from evalharness.models import ModelRegistry
-    from evalharness.serve import Server, parse_command
+    from evalharness.model.registry import ModelRegistry
+    from evalharness.model.serve import Server, parse_command
 
     config = ModelRegistry.load(args.models_files).get(args.serve_model)
     cache = Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness"))
@@ -524,7 +524,7 @@ def _sigterm_as_ctrl_c():
 # ---- helpers ----------------------------------------------------------------------------
 def _select(args, *, required: bool = True):
     """The tasks the selection flags pick; an empty pick is a user error unless just listing."""
-    from evalharness.datasets import TaskFilter, apply_filter, load_tasks
+    from evalharness.tasks.datasets import TaskFilter, apply_filter, load_tasks
 
     tasks = load_tasks(args.dataset, split=args.split)
     flt = TaskFilter(
@@ -546,7 +546,7 @@ def _environment(args):
     """(image builder, specs, Docker client) for a run on this machine."""
     import docker
 
-    from evalharness.images import ImageBuilder
+    from evalharness.env.images import ImageBuilder
 
     build, sources, specs = _build_setup(args)
     try:
@@ -561,10 +561,10 @@ def _environment(args):
 
 def _build_setup(args):
     """(build settings, repo sources, specs): plain data, so that Ray nodes can build from it too."""
-    from evalharness.datasets import default_tasks_dir
-    from evalharness.images import BuildConfig
-    from evalharness.repos import BuiltinRepos, GitHubRepos, MirrorRepos
-    from evalharness.specs import SpecRegistry
+    from evalharness.tasks.datasets import default_tasks_dir
+    from evalharness.env.images import BuildConfig
+    from evalharness.tasks.repos import BuiltinRepos, GitHubRepos, MirrorRepos
+    from evalharness.tasks.specs import SpecRegistry
 
     tasks_dir = default_tasks_dir()
     specs = SpecRegistry.from_files([tasks_dir / "specs.toml", tasks_dir / "swebench_specs.toml", *args.specs])
@@ -593,7 +593,7 @@ def _build_setup(args):
 
 
 def _limits(args):
-    from evalharness.containers import ContainerLimits
+    from evalharness.env.docker import ContainerLimits
 
     return ContainerLimits(network=args.allow_network, memory=args.memory, cpus=args.cpus, pids=args.pids)
 
@@ -649,6 +649,3 @@ def _non_negative_int(text: str) -> int:
 def _positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,7 +29,7 @@ Why a Unix socket and not a Docker network:
 
 The container never sees the key: it gets a per-session token (`GatewaySession.token`),
 checked on every request (as `Authorization: Bearer` or `x-api-key`, the two ways SDKs send
-a key); the real key is sent upstream only, registered with `evalharness.redact`, and
+a key); the real key is sent upstream only, registered with `evalharness.core.redact`, and
 scrubbed from whatever goes back (bodies, SSE events, errors).
 
 What the gateway adds to each request, so a CLI agent is measured like the built-in one:
@@ -40,7 +40,7 @@ What the gateway adds to each request, so a CLI agent is measured like the built
   retry policy as `LLMClient` (`llm.RetryPolicy`); a stream is retried only until its first
   event reached the client;
 - a per-instance cost limit (HTTP 402 once spent), usage and cost counters (`GatewayUsage`),
-  the trajectory (`events()`, the format of `evalharness.trajectory`, the same for both
+  the trajectory (`events()`, the format of `evalharness.core.trajectory`, the same for both
   APIs) and a request log, all updated before the answer's last bytes go out (a client that
   has its answer finds it counted).
 
@@ -76,13 +76,13 @@ try:  # the `openai` SDK's HTTP library: httpx2 in recent releases, httpx before
 except ImportError:  # pragma: no cover - depends on the installed openai
     import httpx  # type: ignore[no-redef]
 
-from evalharness.llm import RetriesExhausted, RetryPolicy, apply_request_params, retry_after
-from evalharness.redact import redact, redact_bytes, register_secret
-from evalharness.scratch import scratch_dir
-from evalharness.trajectory import Trajectory
+from evalharness.model.llm import RetriesExhausted, RetryPolicy, apply_request_params, retry_after
+from evalharness.core.redact import redact, redact_bytes, register_secret
+from evalharness.core.scratch import scratch_dir
+from evalharness.core.trajectory import Trajectory
 
 if TYPE_CHECKING:
-    from evalharness.models import ModelConfig
+    from evalharness.model.registry import ModelConfig
 
 log = logging.getLogger(__name__)
 

@@ -28,16 +28,16 @@ from tqdm import tqdm
 
 from evalharness import __version__
 from evalharness.agents.base import Agent
-from evalharness.errors import UserError
-from evalharness.executors.base import Executor, Finished
-from evalharness.images import ImageBuilder
-from evalharness.pipeline import InstanceLogs, InstancePipeline, RunConfig, _now
-from evalharness.predictions import records_to_predictions, write_predictions
-from evalharness.results import InstanceRecord, ResultStore, atomic_write, safe_name
+from evalharness.core.errors import UserError
+from evalharness.run.executors.base import Executor, Finished
+from evalharness.env.images import ImageBuilder
+from evalharness.run.pipeline import InstanceLogs, InstancePipeline, RunConfig, _now
+from evalharness.tasks.predictions import records_to_predictions, write_predictions
+from evalharness.core.results import InstanceRecord, ResultStore, atomic_write, safe_name
 from evalharness.scorers.base import Scorer
 from evalharness.scorers.tests_scorer import TEST_ENV
-from evalharness.specs import SpecRegistry
-from evalharness.status import Status
+from evalharness.tasks.specs import SpecRegistry
+from evalharness.core.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Runner:
     ):
         self.config = config
         if executor is None:
-            from evalharness.executors.local import LocalExecutor
+            from evalharness.run.executors.local import LocalExecutor
 
             pipeline = InstancePipeline(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
             executor = LocalExecutor(pipeline, sessions=config.workers, eval_slots=config.eval_workers,

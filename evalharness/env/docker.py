@@ -26,9 +26,10 @@ import docker.errors
 import docker.types
 from docker.utils import parse_bytes
 
-from evalharness.environment import ExecResult, killed_for_time, timeout_wrapped
-from evalharness.errors import UserError
-from evalharness.images import LABEL, WORKDIR
+from evalharness.env.base import ExecResult, killed_for_time, timeout_wrapped
+from evalharness.core.errors import UserError
+from evalharness.env.images import LABEL, WORKDIR
+from evalharness.env.shell import BASH_ARGV, ShellError, ShellSession, open_shell
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +180,12 @@ class DockerEnvironment:
             self.exec("mkdir -p " + shlex.quote(directory))
             self.container.put_archive(directory, buf.getvalue())
 
-    def open_shell(self):
-        """A persistent bash session at workdir (evalharness.shell): milliseconds per command."""
-        from evalharness.shell import open_shell
-
+    def open_shell(self) -> ShellSession:
+        """A persistent bash session at workdir (evalharness.env.shell): milliseconds per command."""
         return open_shell(self)
+
+    def shell_transport(self, cwd: str) -> DockerTransport:
+        return DockerTransport(self.container, cwd)
 
 
 @contextmanager
@@ -426,3 +428,69 @@ def remove_run_containers(client: docker.DockerClient, run_id: str, instance_id:
             log.warning("could not remove network %s of run %s: %s", network["Name"], run_id, exc)
     return removed
 
+
+class DockerTransport:
+    """Bash as a `docker exec` with stdin attached: one hijacked socket carries both ways.
+
+    Without a TTY the engine multiplexes stdout and stderr in frames with an 8-byte header
+    (stream, 0, 0, 0, big-endian length); the session merges stderr into stdout anyway,
+    so the payloads are concatenated in order.
+    """
+
+    def __init__(self, container, workdir: str):
+        self._api = container.client.api
+        self._container_id = container.id
+        try:
+            self._exec_id = self._api.exec_create(
+                self._container_id, BASH_ARGV, stdin=True, stdout=True, stderr=True, tty=False, workdir=workdir
+            )["Id"]
+            raw = self._api.exec_start(self._exec_id, socket=True)
+        except docker.errors.APIError as exc:
+            raise ShellError(f"cannot start bash in the container: {exc.explanation or exc}") from exc
+        self._holder = raw  # keeps the HTTP response, and with it the connection, alive
+        self._sock = getattr(raw, "_sock", raw)  # the socket under docker-py's SocketIO wrapper
+        self._frames = bytearray()
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def recv(self) -> bytes | None:
+        chunk = self._sock.recv(1 << 16)
+        if not chunk:
+            return None
+        buf = self._frames
+        buf += chunk
+        out = bytearray()
+        while len(buf) >= 8:
+            size = int.from_bytes(buf[4:8], "big")
+            if len(buf) < 8 + size:
+                break
+            out += buf[8:8 + size]
+            del buf[:8 + size]
+        return bytes(out)
+
+    def exit_code(self) -> int | None:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                info = self._api.exec_inspect(self._exec_id)
+            except docker.errors.APIError:  # the container is gone
+                return None
+            if not info.get("Running") or time.monotonic() > deadline:
+                return info.get("ExitCode")
+            time.sleep(0.02)
+
+    def helper(self, argv: list[str]) -> str:
+        exec_id = self._api.exec_create(self._container_id, argv, stdout=True, stderr=True)["Id"]
+        return self._api.exec_start(exec_id).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        for close in (self._sock.close, getattr(self._holder, "close", None)):
+            try:
+                if close is not None:
+                    close()
+            except OSError:
+                pass

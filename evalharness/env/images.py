@@ -30,12 +30,12 @@ from typing import Callable, Sequence
 import docker
 import docker.errors
 
-from evalharness.environment import Environment, ExecResult
-from evalharness.errors import EnvBuildError, InfrastructureError
-from evalharness.repos import RepoSource, bundle_commit, locate_offline
-from evalharness.scratch import scratch_dir
-from evalharness.specs import EnvSpec
-from evalharness.task import Task
+from evalharness.env.base import Environment, ExecResult
+from evalharness.core.errors import EnvBuildError, InfrastructureError
+from evalharness.tasks.repos import RepoSource, bundle_commit, locate_offline
+from evalharness.core.scratch import scratch_dir
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class CondaEnvironment:
 
     def open_shell(self):
         """A persistent shell with the env active: the variables activation sets, given to every session."""
-        from evalharness.shell import open_shell
+        from evalharness.env.shell import open_shell
 
         if self._activated is None:
             plain = _environ(self.inner.exec("env -0").output)

@@ -42,9 +42,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 TEST_DIRECTIVES = ("files", "django")
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
@@ -140,6 +140,9 @@ class SpecRegistry:
     def __contains__(self, key: tuple[str, str]) -> bool:
         return key in self._specs
 
+    def __iter__(self) -> Iterator[EnvSpec]:
+        return iter(self._specs.values())
+
 
 def load_spec_file(path: Path) -> list[EnvSpec]:
     try:
@@ -183,10 +186,6 @@ def _spec(repo: str, version: str, body: dict[str, Any], where: str) -> EnvSpec:
         raise UserError(f"{where}: 'test_cmd' is empty")
     if not _PYTHON.match(body["python"]):
         raise UserError(f"{where}: 'python' must look like \"3.11\", got {body['python']!r}")
-    if body.get("sidecars"):
-        from evalharness.sidecars import check_names
-
-        check_names(body["sidecars"], where)
     sensitive = body.get("host_sensitive", {})
     if not isinstance(sensitive, dict) or not all(
         isinstance(v, list) and all(isinstance(p, str) for p in v) for v in sensitive.values()

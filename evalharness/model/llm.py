@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from evalharness.redact import redact, register_secret
+from evalharness.core.redact import redact, register_secret
 
 if TYPE_CHECKING:
-    from evalharness.models import ModelConfig
+    from evalharness.model.registry import ModelConfig
 
 
 @dataclass

@@ -25,7 +25,7 @@ instance's infrastructure.log and counted in the record's `attempt`. An agent th
 its own container (`kill 1`) therefore costs at most one more try.
 
 Nothing an instance writes (its record, logs, trajectory) holds a registered API key:
-`InstanceLogs` and the record pass through `evalharness.redact`.
+`InstanceLogs` and the record pass through `evalharness.core.redact`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import urllib3
 
 from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
-from evalharness.containers import (
+from evalharness.env.docker import (
     ContainerLimits,
     SocketMount,
     format_limit_hits,
@@ -59,17 +59,17 @@ from evalharness.containers import (
     running_container,
     sandbox_options,
 )
-from evalharness.errors import EnvBuildError, InfrastructureError, UserError
-from evalharness.images import BuildConfig, ImageBuilder
-from evalharness.redact import redact
-from evalharness.repos import RepoSource
-from evalharness.results import InstanceRecord, safe_name
-from evalharness.sidecars import SIDECARS, sidecar_image, sidecar_network
+from evalharness.core.errors import EnvBuildError, InfrastructureError, UserError
+from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.core.redact import redact
+from evalharness.tasks.repos import RepoSource
+from evalharness.core.results import InstanceRecord, safe_name
+from evalharness.env.sidecars import SIDECARS, check_specs, sidecar_image, sidecar_network
 from evalharness.scorers.base import Scorer
 from evalharness.scorers.tests_scorer import fallback_spec
-from evalharness.specs import SpecRegistry
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import SpecRegistry
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 
 
 # Sessions that all start at the same instant stay in step (their model calls take about as long),
@@ -176,6 +176,7 @@ class InstancePipeline:
         self.config = config
         self.client = client
         self.builder = builder
+        check_specs(specs)  # a spec naming a sidecar no one can start fails the run before it starts
         self.specs = specs
         self.agent = agent
         self.scorer = scorer

@@ -41,8 +41,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from evalharness.environment import ExecResult, LocalEnvironment
-from evalharness.errors import UserError
+from evalharness.env.base import Environment, ExecResult
+from evalharness.core.errors import UserError
 
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 BASH_ARGV = ["bash", "--noprofile", "--norc"]
@@ -113,7 +113,7 @@ class ShellError(Exception):
     """The session could not be started, or it died in a way a fresh one cannot repair."""
 
 
-class _Transport(Protocol):
+class Transport(Protocol):
     """A running bash whose stdin we write and whose merged output we read."""
 
     def fileno(self) -> int: ...
@@ -135,127 +135,6 @@ class _Transport(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class _LocalTransport:
-    """Bash as a child process of the harness, in a session of its own."""
-
-    def __init__(self, workdir: str, environ: dict[str, str]):
-        try:
-            self.proc = subprocess.Popen(
-                BASH_ARGV, cwd=workdir, env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        except OSError as exc:
-            raise ShellError(f"cannot start bash in {workdir}: {exc}") from exc
-        self._out = self.proc.stdout.fileno()
-        self._in = self.proc.stdin.fileno()
-
-    def fileno(self) -> int:
-        return self._out
-
-    def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._in, view):]
-
-    def recv(self) -> bytes | None:
-        return os.read(self._out, 1 << 16) or None
-
-    def exit_code(self) -> int | None:
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
-        return 128 - code if code < 0 else code
-
-    def helper(self, argv: list[str]) -> str:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        return done.stdout.decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.proc.wait()
-
-
-class _DockerTransport:
-    """Bash as a `docker exec` with stdin attached: one hijacked socket carries both ways.
-
-    Without a TTY the engine multiplexes stdout and stderr in frames with an 8-byte header
-    (stream, 0, 0, 0, big-endian length); the session merges stderr into stdout anyway,
-    so the payloads are concatenated in order.
-    """
-
-    def __init__(self, container, workdir: str):
-        import docker.errors
-
-        self._api = container.client.api
-        self._container_id = container.id
-        try:
-            self._exec_id = self._api.exec_create(
-                self._container_id, BASH_ARGV, stdin=True, stdout=True, stderr=True, tty=False, workdir=workdir
-            )["Id"]
-            raw = self._api.exec_start(self._exec_id, socket=True)
-        except docker.errors.APIError as exc:
-            raise ShellError(f"cannot start bash in the container: {exc.explanation or exc}") from exc
-        self._holder = raw  # keeps the HTTP response, and with it the connection, alive
-        self._sock = getattr(raw, "_sock", raw)  # the socket under docker-py's SocketIO wrapper
-        self._frames = bytearray()
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def send(self, data: bytes) -> None:
-        self._sock.sendall(data)
-
-    def recv(self) -> bytes | None:
-        chunk = self._sock.recv(1 << 16)
-        if not chunk:
-            return None
-        buf = self._frames
-        buf += chunk
-        out = bytearray()
-        while len(buf) >= 8:
-            size = int.from_bytes(buf[4:8], "big")
-            if len(buf) < 8 + size:
-                break
-            out += buf[8:8 + size]
-            del buf[:8 + size]
-        return bytes(out)
-
-    def exit_code(self) -> int | None:
-        import docker.errors
-
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                info = self._api.exec_inspect(self._exec_id)
-            except docker.errors.APIError:  # the container is gone
-                return None
-            if not info.get("Running") or time.monotonic() > deadline:
-                return info.get("ExitCode")
-            time.sleep(0.02)
-
-    def helper(self, argv: list[str]) -> str:
-        exec_id = self._api.exec_create(self._container_id, argv, stdout=True, stderr=True)["Id"]
-        return self._api.exec_start(exec_id).decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        for close in (self._sock.close, getattr(self._holder, "close", None)):
-            try:
-                if close is not None:
-                    close()
-            except OSError:
-                pass
 
 
 class _Capture:
@@ -308,7 +187,7 @@ class ShellSession:
 
     def __init__(
         self,
-        start: Callable[[str], _Transport],
+        start: Callable[[str], Transport],
         workdir: str,
         env_vars: dict[str, str] | None = None,
         *,
@@ -328,7 +207,7 @@ class ShellSession:
         self._kill_rounds = kill_rounds
         self._marker_halves = ("__EHSH_", secrets.token_hex(12))
         self._needle = b"\n" + "".join(self._marker_halves).encode() + b" "
-        self._transport: _Transport | None = None
+        self._transport: Transport | None = None
         self._pid = 0
         self._seq = 0
         self._leftover = b""
@@ -628,7 +507,7 @@ def _framed(body: bytes, then: str) -> bytes:
     return f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; {then}\n".encode() + body
 
 
-def _readable(transport: _Transport, timeout: float | None) -> bool:
+def _readable(transport: Transport, timeout: float | None) -> bool:
     """Whether the transport has output (or its end) within `timeout` seconds (None: no limit).
 
     poll(), not select(): select() cannot watch a descriptor numbered 1024 or more, which a
@@ -646,27 +525,15 @@ def _readable(transport: _Transport, timeout: float | None) -> bool:
 
 
 def open_shell(
-    env,
+    env: Environment,
     *,
     workdir: str | None = None,
     env_vars: dict[str, str] | None = None,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
 ) -> ShellSession:
-    """A shell session in `env` (a DockerEnvironment or a LocalEnvironment), started now."""
-    from evalharness.containers import DockerEnvironment
-
-    if isinstance(env, DockerEnvironment):
-        container = env.container
-
-        def start(cwd: str) -> _Transport:
-            return _DockerTransport(container, cwd)
-
-    elif isinstance(env, LocalEnvironment):
-        environ = dict(env._env)  # the folder's environment, the one its exec() uses
-
-        def start(cwd: str) -> _Transport:
-            return _LocalTransport(cwd, environ)
-
-    else:
-        raise TypeError(f"no shell session for environment type {type(env).__name__}")
+    """A shell session in `env`, started now, over the transport the environment supplies
+    (`env.shell_transport(cwd)`): this module knows the protocol, never the environment kinds."""
+    start = getattr(env, "shell_transport", None)
+    if start is None:
+        raise TypeError(f"no shell session for environment type {type(env).__name__}: it has no shell_transport(cwd)")
     return ShellSession(start, workdir or env.workdir, env_vars, max_output_bytes=max_output_bytes)

@@ -4,7 +4,7 @@
 a Ray task on a cluster node that has Docker. Either way the driver alone writes results.
 """
 
-from evalharness.executors.base import Executor, Finished
-from evalharness.executors.local import LocalExecutor
+from evalharness.run.executors.base import Executor, Finished
+from evalharness.run.executors.local import LocalExecutor
 
 __all__ = ["Executor", "Finished", "LocalExecutor"]

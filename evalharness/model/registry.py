@@ -20,7 +20,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 TOOL_MODES = ("native", "qwen3_xml")
 ENGINES = ("vllm", "sglang")
@@ -110,7 +110,7 @@ class ModelRegistry:
     ) -> ModelRegistry:
         """The packaged models.toml, then ~/.config/evalharness/models.toml if present, then
         the files in $EVALHARNESS_MODELS (os.pathsep-separated), then `user_files`."""
-        packaged = resources.files("evalharness").joinpath("models.toml")
+        packaged = resources.files("evalharness.model").joinpath("models.toml")
         layers: list[tuple[str, dict]] = [
             ("models.toml (packaged)", _parse(packaged.read_text(encoding="utf-8"), "packaged models.toml"))]
         config_home = environ.get("XDG_CONFIG_HOME") or (

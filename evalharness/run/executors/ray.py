@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from evalharness.errors import UserError
-from evalharness.executors.base import Finished
-from evalharness.pipeline import PhaseGates, PipelineRecipe
-from evalharness.results import InstanceRecord, safe_name
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.core.errors import UserError
+from evalharness.run.executors.base import Finished
+from evalharness.run.pipeline import PhaseGates, PipelineRecipe
+from evalharness.core.results import InstanceRecord, safe_name
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def clean_node(run_id: str, run_key: str = "") -> int:
     """Remove what a dead worker left on this node: the run's containers and scratch folders."""
     import docker
 
-    from evalharness.containers import remove_run_containers
+    from evalharness.env.docker import remove_run_containers
 
     shutil.rmtree(node_scratch(run_id), ignore_errors=True)
     return remove_run_containers(docker.from_env(), run_id, run_key=run_key)

@@ -16,17 +16,18 @@ from __future__ import annotations
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker
 import docker.errors
 
-from evalharness.containers import run_labels
-from evalharness.environment import Environment
-from evalharness.errors import EnvBuildError, UserError
-from evalharness.images import LABEL, PIP_BUILD_ARGS, ImageBuilder, content_hash
+from evalharness.env.docker import run_labels
+from evalharness.env.base import Environment
+from evalharness.tasks.specs import EnvSpec
+from evalharness.core.errors import EnvBuildError, UserError
+from evalharness.env.images import LABEL, PIP_BUILD_ARGS, ImageBuilder, content_hash
 
 HEALTH_TIMEOUT = 60.0  # seconds a sidecar has to answer after it starts
 
@@ -70,6 +71,14 @@ def check_names(names: Sequence[str], where: str) -> None:
     unknown = [n for n in names if n not in SIDECARS]
     if unknown:
         raise UserError(f"{where}: unknown sidecar(s) {unknown}; known: {sorted(SIDECARS)}")
+
+
+def check_specs(specs: Iterable[EnvSpec]) -> None:
+    """At the start of a run: every sidecar a spec names is one this module can start (the
+    spec records themselves know no sidecars, so that reading them touches no Docker)."""
+    for spec in specs:
+        if spec.sidecars:
+            check_names(spec.sidecars, f"the spec of {spec.repo} {spec.version}")
 
 
 def sidecar_image(builder: ImageBuilder, spec: SidecarSpec, sink: Callable[[str], None]) -> str:

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
-from evalharness.errors import UserError
-from evalharness.models import ModelConfig, ServeConfig
+from evalharness.core.errors import UserError
+from evalharness.model.registry import ModelConfig, ServeConfig
 
 LOG_TAIL_LINES = 30
 

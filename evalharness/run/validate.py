@@ -34,18 +34,18 @@ from typing import Sequence
 import docker
 import docker.errors
 
-from evalharness.errors import UserError
+from evalharness.core.errors import UserError
 
 from evalharness.agents.base import AgentResult
 from evalharness.agents.gold import GoldAgent
-from evalharness.containers import ContainerLimits
-from evalharness.images import ImageBuilder
-from evalharness.results import InstanceRecord, atomic_write, safe_name
-from evalharness.runner import RunConfig, Runner
+from evalharness.env.docker import ContainerLimits
+from evalharness.env.images import ImageBuilder
+from evalharness.core.results import InstanceRecord, atomic_write, safe_name
+from evalharness.run.runner import RunConfig, Runner
 from evalharness.scorers.base import Scorer
-from evalharness.specs import SpecRegistry
-from evalharness.status import Status
-from evalharness.task import Task
+from evalharness.tasks.specs import SpecRegistry
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 
 GOLD_NOT_RESOLVED = "gold does not resolve"
 EMPTY_RESOLVED = "empty resolves"

@@ -1,8 +1,8 @@
 """A live environment an agent or a scorer works in: run commands, write files.
 
-Two implementations share one small interface: `DockerEnvironment` (a container of
-the instance image; see `containers.py`) and `LocalEnvironment` (a folder on the host,
-used by unit tests that need no Docker).
+The kinds share one small interface: `DockerEnvironment` (a container of the instance
+image; docker.py) and `LocalEnvironment` (a folder on the host, for tests that need no
+Docker; local.py). A new kind implements it and registers in `evalharness.env.ENVIRONMENTS`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from evalharness.shell import ShellSession
+    from evalharness.env.shell import ShellSession, Transport
 
 TIMEOUT_EXIT_CODES = (124, 137)
 
@@ -44,7 +44,7 @@ class Environment(Protocol):
         ...
 
     def open_shell(self) -> ShellSession:
-        """A persistent bash session at workdir (evalharness.shell): cwd and env carry over."""
+        """A persistent bash session at workdir (evalharness.env.shell): cwd and env carry over."""
         ...
 
 
@@ -61,39 +61,3 @@ def timeout_wrapped(command: str, timeout: float | None) -> list[str]:
     if timeout is None:
         return ["bash", "-c", command]
     return ["timeout", "-s", "KILL", f"{max(1, int(timeout))}", "bash", "-c", command]
-
-
-class LocalEnvironment:
-    """Runs commands in a host folder. For tests and for trusted, local tools only."""
-
-    def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str] | None = None):
-        self.workdir = str(workdir)
-        self._env = {**os.environ, **(env or {})}
-
-    def exec(self, command: str, timeout: float | None = None, workdir: str | None = None) -> ExecResult:
-        start = time.monotonic()
-        proc = subprocess.run(
-            timeout_wrapped(command, timeout),
-            cwd=workdir or self.workdir,
-            env=self._env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        seconds = time.monotonic() - start
-        return ExecResult(
-            exit_code=proc.returncode,
-            output=proc.stdout.decode("utf-8", errors="replace"),
-            timed_out=killed_for_time(proc.returncode, seconds, timeout),
-            seconds=seconds,
-        )
-
-    def write_file(self, path: str, content: str | bytes) -> None:
-        target = Path(path) if os.path.isabs(path) else Path(self.workdir) / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = content.encode() if isinstance(content, str) else content
-        target.write_bytes(data)
-
-    def open_shell(self) -> ShellSession:
-        from evalharness.shell import open_shell
-
-        return open_shell(self)

@@ -13,10 +13,10 @@ from typing import Iterator, Sequence
 import docker.errors
 import requests
 
-from evalharness.containers import remove_run_containers
-from evalharness.executors.base import Finished
-from evalharness.pipeline import DEFAULT_START_RATE, InstancePipeline, PhaseGates
-from evalharness.task import Task
+from evalharness.env.docker import remove_run_containers
+from evalharness.run.executors.base import Finished
+from evalharness.run.pipeline import DEFAULT_START_RATE, InstancePipeline, PhaseGates
+from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from evalharness.errors import UserError
-from evalharness.results import InstanceRecord, atomic_write
+from evalharness.core.errors import UserError
+from evalharness.core.results import InstanceRecord, atomic_write
 
 PREDICTION_KEYS = ("instance_id", "model_name_or_path", "model_patch")
 

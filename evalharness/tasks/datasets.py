@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import evalharness
-from evalharness.errors import UserError
-from evalharness.task import Task, TaskFieldError
+from evalharness.core.errors import UserError
+from evalharness.core.task import Task, TaskFieldError
 
 __all__ = [
     "DATASET_ALIASES",
@@ -215,7 +215,7 @@ def _build_tasks(rows: Iterable[tuple[str, Any]], label: str) -> list[Task]:
         raise UserError(f"{label}: duplicate instance_id{'s' if len(dupes) > 1 else ''}: {shown}")
     # A run keeps one record file and one log folder per instance, named by safe_name: two
     # ids that differ only in characters it replaces would overwrite each other's.
-    from evalharness.results import safe_name
+    from evalharness.core.results import safe_name
 
     seen: dict[str, str] = {}
     for task in tasks:
