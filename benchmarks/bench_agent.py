@@ -76,7 +76,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.bench_gateway import Child
-from evalharness.pipeline import DEFAULT_START_RATE
+from evalharness.run.pipeline import DEFAULT_START_RATE
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_LLM = ROOT / "tests" / "fake_llm.py"
@@ -260,13 +260,13 @@ def run_level(spec: dict) -> dict:
 
     from evalharness.agents.llm_agent import AgentLimits, LLMAgent
     from evalharness.agents.tools import TOOLS
-    from evalharness.containers import DockerEnvironment
-    from evalharness.datasets import load_tasks
-    from evalharness.llm import LLMClient
-    from evalharness.models import ModelConfig
-    from evalharness.trajectory import Trajectory
+    from evalharness.env.docker import DockerEnvironment
+    from evalharness.tasks.datasets import load_tasks
+    from evalharness.model.llm import LLMClient
+    from evalharness.model.registry import ModelConfig
+    from evalharness.core.trajectory import Trajectory
 
-    from evalharness.executors.local import first_start_delay
+    from evalharness.run.executors.local import first_start_delay
 
     ids, turns, latency = spec["containers"], spec["turns"], spec["latency"]
     raise_fd_limit(4 * len(ids) + 256)
@@ -336,7 +336,7 @@ class Containers:
     """`count` containers of `image` (the harness's own `running_container`), started in parallel."""
 
     def __init__(self, client, image: str, count: int, workers: int = 8):
-        from evalharness.containers import running_container
+        from evalharness.env.docker import running_container
 
         self._lock = threading.Lock()
         self._open: list[tuple[contextlib.AbstractContextManager, object]] = []
@@ -408,9 +408,9 @@ def unit_costs(env, task, turns: int, repeats: int = 3) -> list[tuple[str, int, 
     from evalharness.agents.llm_agent import LLMAgent
     from evalharness.agents.patch import collect_patch
     from evalharness.agents.tools import TOOLS
-    from evalharness.llm import LLMClient
-    from evalharness.models import ModelConfig
-    from evalharness.trajectory import Trajectory
+    from evalharness.model.llm import LLMClient
+    from evalharness.model.registry import ModelConfig
+    from evalharness.core.trajectory import Trajectory
 
     server = FakeModel(0.0, turns)
     try:
@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from benchmarks.common import builtin_instance_image, docker_client
-    from evalharness.containers import remove_run_containers
+    from evalharness.env.docker import remove_run_containers
 
     levels = [int(x) for x in args.concurrency.split(",")]
     latencies = [float(x) for x in args.latency.split(",")]

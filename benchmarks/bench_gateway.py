@@ -74,8 +74,8 @@ class Child:
 def serve_gateway(base_url: str, sessions: int) -> None:
     """The gateway process: `sessions` sessions on `base_url`, described on stdout, served until
     stdin closes."""
-    from evalharness.gateway import SOCKET_NAME, ModelGateway
-    from evalharness.models import ModelConfig
+    from evalharness.model.gateway import SOCKET_NAME, ModelGateway
+    from evalharness.model.registry import ModelConfig
 
     config = ModelConfig(name="bench", base_url=base_url, model="m")
     with ModelGateway(config, KEY) as gateway:
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_gateway(args.serve, args.sessions)
         return 0
 
-    from evalharness.gateway import httpx
+    from evalharness.model.gateway import httpx
 
     n, k = args.requests, max(0, args.concurrency)
     fake = Child([sys.executable, str(FAKE_LLM), "--asyncio", "--port", "0", "--reply", "ok"], r" at (http\S+)")

@@ -19,8 +19,8 @@ import time
 from typing import Callable
 
 from benchmarks.common import builtin_instance_image, docker_client
-from evalharness.containers import running_container
-from evalharness.shell import open_shell
+from evalharness.env.docker import running_container
+from evalharness.env.shell import open_shell
 
 
 def timings(call: Callable[[], object], n: int, warmup: int = 5) -> list[float]:

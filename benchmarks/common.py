@@ -7,11 +7,11 @@ from pathlib import Path
 
 import docker
 
-from evalharness.datasets import default_tasks_dir, load_tasks
-from evalharness.images import BuildConfig, ImageBuilder
-from evalharness.repos import BuiltinRepos
-from evalharness.specs import SpecRegistry
-from evalharness.task import Task
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.tasks.specs import SpecRegistry
+from evalharness.core.task import Task
 
 CACHE = Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness"))
 
