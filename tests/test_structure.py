@@ -14,6 +14,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalharness"
 LAYERS = ("core", "tasks", "env", "model", "agents", "scorers", "run", "report", "cli")
 ROOT_MODULES = {"evalharness", "evalharness._compat"}  # the package itself: the version, the old names
 MAX_LINES = 500
+# Modules still over the limit, each at most at its size today; the split of each is the rest
+# of issue 18 (gateway by concept, images by layer, the CLI by command). A module may shrink
+# or leave this list, never grow, and no other module may join it.
+OVER_THE_LIMIT = {
+    "evalharness/model/gateway.py": 1279,
+    "evalharness/env/images.py": 750,
+    "evalharness/cli/__init__.py": 651,
+    "evalharness/run/pipeline.py": 584,
+    "evalharness/scorers/tests_scorer.py": 539,
+    "evalharness/env/shell.py": 539,
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -106,7 +117,8 @@ def test_no_import_cycle():
 def test_no_module_is_over_the_size_limit():
     large = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
              if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
-    assert not large, f"modules over {MAX_LINES} lines: {large}"
+    grown = {name: n for name, n in large.items() if n > OVER_THE_LIMIT.get(name, MAX_LINES)}
+    assert not grown, f"modules over {MAX_LINES} lines (or over their size in OVER_THE_LIMIT): {grown}"
 
 
 def test_the_checks_see_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
@@ -121,3 +133,6 @@ def test_the_checks_see_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
         test_every_module_is_in_a_layer_and_imports_only_its_own_or_lower_ones()
     with pytest.raises(AssertionError, match="import cycles"):
         test_no_import_cycle()
+    (fake / "core" / "big.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    with pytest.raises(AssertionError, match="core/big.py"):
+        test_no_module_is_over_the_size_limit()
