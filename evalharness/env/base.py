@@ -7,11 +7,7 @@ Docker; local.py). A new kind implements it and registers in `evalharness.env.EN
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -45,6 +41,11 @@ class Environment(Protocol):
 
     def open_shell(self) -> ShellSession:
         """A persistent bash session at workdir (evalharness.env.shell): cwd and env carry over."""
+        ...
+
+    def shell_transport(self, cwd: str) -> Transport:
+        """A bash process at `cwd` wired for a shell session (evalharness.env.shell.Transport):
+        each environment kind supplies its own, so the shell needs no change for a new kind."""
         ...
 
 

@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import errno
 import math
-import os
 import re
 import secrets
 import select
 import shlex
-import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
