@@ -45,11 +45,12 @@ OLD_NAMES = {
 
 
 def new_name(fullname: str) -> str | None:
-    """The current name of an old module name, None when it is not an old one."""
-    for old, new in OLD_NAMES.items():
-        if fullname == old or fullname.startswith(old + "."):
-            return new + fullname[len(old):]
-    return None
+    """The current name of an old module name, None when it is not an old one. Asked on every
+    import in the process (the finder is first on sys.meta_path): one dict lookup."""
+    top, dot, rest = fullname.partition(".")
+    name, _, below = rest.partition(".")
+    new = OLD_NAMES.get(f"{top}.{name}") if dot else None
+    return None if new is None else new + (f".{below}" if below else "")
 
 
 class _Alias(importlib.abc.Loader):
