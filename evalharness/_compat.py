@@ -35,7 +35,7 @@ OLD_NAMES = {
     "evalharness.ratelimit": "evalharness.model.ratelimit",
     "evalharness.serve": "evalharness.model.serve",
     "evalharness.gateway": "evalharness.model.gateway",
-    "evalharness.gateway_forward": "evalharness.model.gateway_forward",
+    "evalharness.gateway_forward": "evalharness.model.gateway.forward",
     "evalharness.pipeline": "evalharness.run.pipeline",
     "evalharness.runner": "evalharness.run.runner",
     "evalharness.validate": "evalharness.run.validate",

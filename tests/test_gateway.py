@@ -1,5 +1,5 @@
 """The model gateway over real sockets: clients (httpx, the openai SDK) on its Unix socket, or
-through gateway_forward.py on TCP, and tests/fake_llm.py as the upstream endpoint."""
+through its forward.py on TCP, and tests/fake_llm.py as the upstream endpoint."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from evalharness.model.ratelimit import RequestLimiter
 httpx = gateway_module.httpx  # the openai SDK's HTTP library (httpx2, or httpx for older SDKs)
 
 KEY = "sk-real-upstream-key-0123456789"
-FORWARDER = Path(gateway_module.__file__).with_name("gateway_forward.py")
+FORWARDER = Path(gateway_module.__file__).with_name("forward.py")  # beside the package's __init__.py
 MESSAGES = [{"role": "system", "content": "You fix bugs."}, {"role": "user", "content": "Fix it."}]
 BASH = {"type": "function", "function": {"name": "bash", "parameters": {
     "type": "object", "properties": {"command": {"type": "string"}}}}}

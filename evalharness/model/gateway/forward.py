@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """TCP to Unix-socket forwarder, run inside a task container (the model gateway's far end).
 
-    python3 gateway_forward.py --listen 127.0.0.1:4000 --socket /run/evalharness-gateway/gateway.sock
+    python3 forward.py --listen 127.0.0.1:4000 --socket /run/evalharness-gateway/gateway.sock
 
 The container has no network; the harness mounts the gateway's socket into it. CLI agents
 speak HTTP to a TCP address, so this accepts TCP connections on the loopback and pipes each,
