@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from evalharness.env.shell import ShellSession, Transport
+    from evalharness.env.shell import ShellSession
+    from evalharness.env.transport import Transport
 
 TIMEOUT_EXIT_CODES = (124, 137)
 
@@ -44,7 +45,7 @@ class Environment(Protocol):
         ...
 
     def shell_transport(self, cwd: str) -> Transport:
-        """A bash process at `cwd` wired for a shell session (evalharness.env.shell.Transport):
+        """A bash process at `cwd` wired for a shell session (evalharness.env.transport.Transport):
         each environment kind supplies its own, so the shell needs no change for a new kind."""
         ...
 

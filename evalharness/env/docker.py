@@ -29,7 +29,8 @@ from docker.utils import parse_bytes
 from evalharness.env.base import ExecResult, killed_for_time, timeout_wrapped
 from evalharness.core.errors import UserError
 from evalharness.env.images import LABEL, WORKDIR
-from evalharness.env.shell import BASH_ARGV, ShellError, ShellSession, open_shell
+from evalharness.env.shell import ShellSession, open_shell
+from evalharness.env.transport import BASH_ARGV, ShellError
 
 log = logging.getLogger(__name__)
 

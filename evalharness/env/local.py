@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from evalharness.env.base import ExecResult, killed_for_time, timeout_wrapped
-from evalharness.env.shell import BASH_ARGV, ShellError, ShellSession, open_shell
+from evalharness.env.shell import ShellSession, open_shell
+from evalharness.env.transport import BASH_ARGV, ShellError
 
 
 class LocalEnvironment:

@@ -27,22 +27,20 @@ is handled). If the shell cannot be brought back, or a command ends it (`exit`, 
 
 from __future__ import annotations
 
-import errno
 import math
 import re
 import secrets
-import select
 import shlex
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 from evalharness.env.base import Environment, ExecResult
+from evalharness.env.transport import BASH_ARGV, ShellError, Transport, readable  # noqa: F401 - BASH_ARGV re-exported
 from evalharness.core.errors import UserError
 
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
-BASH_ARGV = ["bash", "--noprofile", "--norc"]
 TIMEOUT_EXIT_CODE = 124
 # Settings that keep tools from waiting for a human: pagers, prompts, editors.
 NON_INTERACTIVE_ENV = {
@@ -104,34 +102,6 @@ done
 [[ $mode == all ]] && kill -KILL "$shell" 2>/dev/null
 echo "${#victims[@]}"
 """
-
-
-class ShellError(Exception):
-    """The session could not be started, or it died in a way a fresh one cannot repair."""
-
-
-class Transport(Protocol):
-    """A running bash whose stdin we write and whose merged output we read."""
-
-    def fileno(self) -> int: ...
-
-    def send(self, data: bytes) -> None:
-        """Write all of `data` to bash's stdin; raises OSError when bash is gone."""
-        ...
-
-    def recv(self) -> bytes | None:
-        """Output available now (may be b""); None at end of stream. Call when fileno() is readable."""
-        ...
-
-    def exit_code(self) -> int | None:
-        """Bash's exit status once its stream has ended (128+N when killed by signal N)."""
-        ...
-
-    def helper(self, argv: list[str]) -> str:
-        """Run `argv` as a second process beside the shell (same machine or container)."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class _Capture:
@@ -279,7 +249,7 @@ class ShellSession:
         try:
             transport.send(line)
             while (remaining := deadline - time.monotonic()) > 0:
-                if not _readable(transport, remaining):
+                if not readable(transport, remaining):
                     continue
                 data = transport.recv()
                 if data is None:  # ended without saying so: the caller makes sure
@@ -334,7 +304,7 @@ class ShellSession:
 
     def _drain(self) -> None:
         """Keep output that came between commands (background jobs); notice a shell that died."""
-        while _readable(self._transport, 0):
+        while readable(self._transport, 0):
             data = self._transport.recv()
             if data is None or self._needle + b"exit " in self._leftover[-len(self._needle) - 16:] + data:
                 self._drop(kill="gone")  # ended (its EXIT trap spoke), or is ending
@@ -370,7 +340,7 @@ class ShellSession:
             if remaining <= 0:
                 return _Outcome("timeout", output=capture.output(len(capture.buf)))
             try:
-                ready = _readable(transport, None if remaining == math.inf else remaining)
+                ready = readable(transport, None if remaining == math.inf else remaining)
             except (OSError, ValueError) as exc:  # closed under us (close() from another thread)
                 raise ShellError(f"the shell session was closed: {exc}") from exc
             if not ready:
@@ -395,7 +365,7 @@ class ShellSession:
         if announced:
             deadline = time.monotonic() + 5
             while (remaining := deadline - time.monotonic()) > 0:
-                if _readable(transport, remaining) and transport.recv() is None:
+                if readable(transport, remaining) and transport.recv() is None:
                     break
         code = transport.exit_code()
         self._drop()
@@ -502,23 +472,6 @@ def _framed(body: bytes, then: str) -> bytes:
     """The bytes that make the session's shell read `body` whole into $__eh_cmd and then run the
     shell text `then` (the protocol in the module docstring)."""
     return f"IFS= LC_ALL=C builtin read -r -d '' -N {len(body)} __eh_cmd; {then}\n".encode() + body
-
-
-def _readable(transport: Transport, timeout: float | None) -> bool:
-    """Whether the transport has output (or its end) within `timeout` seconds (None: no limit).
-
-    poll(), not select(): select() cannot watch a descriptor numbered 1024 or more, which a
-    harness process with a few hundred sessions (two sockets each) reaches.
-    """
-    fd = transport.fileno()
-    if fd < 0:
-        raise ValueError("file descriptor cannot be a negative integer")  # closed: as select() says
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    events = poller.poll(None if timeout is None else min(math.ceil(max(0.0, timeout) * 1000), 2**31 - 1))
-    if events and events[0][1] & select.POLLNVAL:
-        raise OSError(errno.EBADF, "Bad file descriptor")  # closed under us: as select() says
-    return bool(events)
 
 
 def open_shell(
