@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from evalharness.agents.base import Agent, AgentResult, Usage
+from evalharness.agents.cli_agents import CLI_AGENTS
 from evalharness.agents.gold import EmptyAgent, GoldAgent, OfficialFormGoldAgent
 from evalharness.agents.replay import ReplayAgent
 from evalharness.core.errors import UserError
@@ -26,8 +27,9 @@ def _installed(name: str) -> Callable[..., Agent]:
     return make
 
 
-# The CLIs that run inside the task container (agents/installed.py), by the names users type.
-INSTALLED = ("qwen-code", "mini-swe-agent", "claude-code")
+# The CLIs that run inside the task container, by the names users type: their one table is
+# agents/cli_agents.py (adding a CLI there is all it takes).
+INSTALLED = tuple(CLI_AGENTS)
 
 AGENTS: dict[str, Callable[..., Agent]] = {
     "gold": lambda **_: GoldAgent(),
