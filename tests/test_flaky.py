@@ -17,6 +17,7 @@ import pytest
 from evalharness.cli import main
 from evalharness.core.errors import UserError
 from evalharness.core.results import InstanceRecord, ResultStore, safe_name
+from evalharness.scorers import SCORERS
 from evalharness.scorers.tests_scorer import TestScorer
 from evalharness.tasks.specs import EnvSpec
 from evalharness.core.status import Status
@@ -178,9 +179,14 @@ def test_flaky_file_is_checked(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--flaky-policy", "ignore"], "--flaky-policy needs --flaky FILE"),
     (["--flaky", "nowhere.json"], "--flaky nowhere.json: cannot read it"),
-    (["--flaky", "flaky.json", "--scorer", "other"], "--flaky works with the tests scorer"),
+    (["--flaky", "flaky.json", "--scorer", "other"], "--flaky: the other scorer takes no option flaky"),
+    (["--flaky", "flaky.json", "--scorer", "nosuch"], "--flaky: unknown scorer 'nosuch'"),
 ])
 def test_eval_flaky_option_errors(tmp_path, capsys, monkeypatch, args, message):
+    class _Other:  # a scorer with no options
+        name = "other"
+
+    monkeypatch.setitem(SCORERS, "other", _Other)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "flaky.json").write_text("{}")
     assert main(["eval", "--agent", "gold", "--reports-dir", str(tmp_path), *args]) == 2

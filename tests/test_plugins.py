@@ -3,14 +3,19 @@ a toy kind and a toy scorer defined here plug in through their registries alone.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
+import pytest
+
+from evalharness.cli import main
+from evalharness.core.results import ResultStore
 from evalharness.core.status import Status
 from evalharness.env import ENVIRONMENTS, get_environment_class
 from evalharness.env.base import ExecResult
 from evalharness.env.shell import BASH_ARGV, open_shell
-from evalharness.scorers import SCORERS, ScoreResult, get_scorer
+from evalharness.scorers import SCORERS, Scorer, ScoreResult, get_scorer
 from test_scorer_local import make_spec
 
 
@@ -62,7 +67,7 @@ class ToyEnvironment:
         return _PipeTransport(cwd)
 
 
-class ToyScorer:
+class ToyScorer(Scorer):
     """Resolved when the patch's marker file holds "ok"."""
 
     name = "toy"
@@ -88,3 +93,28 @@ def test_a_toy_scorer_plugs_in_through_the_registry(monkeypatch, tmp_path):
     env = ToyEnvironment(str(tmp_path))
     assert scorer.score(None, "ok\n", env, make_spec()).resolved
     assert get_scorer("toy").score(None, "no\n", env, make_spec()).status is Status.UNRESOLVED
+
+
+class PatchAppliesScorer(Scorer):
+    """Resolved when the patch applies to the repo (`git apply --check`), its tests unrun. It
+    subclasses Scorer for the defaults: no fixed test environment, no services beside the tests."""
+
+    name = "applies"
+
+    def score(self, task, patch, env, spec) -> ScoreResult:
+        env.write_file("/tmp/toy.patch", patch)
+        ok = env.exec("git apply --check /tmp/toy.patch").exit_code == 0
+        return ScoreResult(status=Status.RESOLVED if ok else Status.UNRESOLVED, resolved=ok, apply_method="check")
+
+
+@pytest.mark.docker
+def test_a_toy_scorer_grades_a_whole_eval_through_the_registry(monkeypatch, tmp_path, cache_dir, docker_client):
+    # the pipeline, runner and CLI know no scorer by name: registering one is all it takes
+    monkeypatch.setitem(SCORERS, "applies", PatchAppliesScorer)
+    code = main(["eval", "--agent", "gold", "--scorer", "applies", "--instance-ids", "evalharness__confini-1",
+                 "--reports-dir", str(tmp_path), "--run-id", "toy", "--cache-dir", str(cache_dir), "--no-progress"])
+    assert code == 0
+    (record,) = ResultStore(tmp_path / "toy").load().values()
+    assert (record.status, record.resolved, record.apply_method) == ("resolved", True, "check")
+    assert record.f2p_total == 0  # no tests ran: the toy's verdict, not the tests scorer's
+    assert json.loads((tmp_path / "toy" / "run.json").read_text())["test_env"] == {}

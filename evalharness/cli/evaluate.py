@@ -37,8 +37,7 @@ def cmd_eval(args) -> int:
             options["limiter"] = limiter = _llm_limiter(args, ray)
         make_agent = functools.partial(get_agent, args.agent, **options)
     agent = make_agent()  # here too for a local run; on Ray, checks the options (and key) before any node works
-    make_scorer, flaky = _scorer_factory(args)
-    make_scorer()  # an unknown scorer fails now
+    make_scorer, scorer, flaky = _scorer_factory(args)
     run_id = args.run_id or default_run_id(args.agent, args.model, args.dataset, args.split)
     config = RunConfig(
         run_id=run_id,
@@ -52,12 +51,13 @@ def cmd_eval(args) -> int:
         reports_dir=args.reports_dir,
         limits=_limits(args),
         settings={**getattr(agent, "settings", dict)(), **flaky},
+        test_env=scorer.test_env,
     )
     if ray:
         runner = Runner(config, executor=_ray_executor(args, config, make_agent, make_scorer))
     else:
         builder, specs, client = _environment(args)
-        runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=make_scorer())
+        runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
     with _sigterm_as_ctrl_c(), _served(args, agent, config.run_dir):
         outcome = runner.run(tasks, progress=not args.no_progress)
     if outcome.skipped:
@@ -70,23 +70,29 @@ def cmd_eval(args) -> int:
 
 
 def _scorer_factory(args):
-    """A picklable factory of the run's scorer (with its flaky list under --flaky), and what run.json says of it."""
+    """A picklable factory of the run's scorer (its options: the flaky list under --flaky), and what
+    run.json says of it. The scorer is built here once, so a bad name or option fails before the run."""
     from evalharness.scorers import get_scorer
 
+    options: dict = {}
     if args.flaky is None:
         if args.flaky_policy:
             raise UserError("--flaky-policy needs --flaky FILE")
-        return functools.partial(get_scorer, args.scorer), {}
-    if args.scorer != "tests":
-        raise UserError(f"--flaky works with the tests scorer, not {args.scorer!r}")
-    from evalharness.scorers.tests_scorer import FLAKY_FLAG, TestScorer
-    from evalharness.run.validate import read_flaky_file
+    else:
+        from evalharness.run.validate import read_flaky_file
 
-    tests = read_flaky_file(args.flaky)
-    policy = args.flaky_policy or FLAKY_FLAG
-    recorded = {"flaky": {"file": str(args.flaky), "policy": policy, "instances": len(tests),
-                          "tests": sum(len(v) for v in tests.values())}}
-    return functools.partial(TestScorer, flaky=tests, flaky_policy=policy), recorded
+        options["flaky"] = tests = read_flaky_file(args.flaky)
+        if args.flaky_policy:
+            options["flaky_policy"] = args.flaky_policy
+    try:
+        scorer = get_scorer(args.scorer, **options)
+    except UserError as exc:
+        raise UserError(f"--flaky: {exc}" if options else str(exc)) from None
+    recorded = {}
+    if options:
+        recorded = {"flaky": {"file": str(args.flaky), "policy": getattr(scorer, "flaky_policy", args.flaky_policy), "instances": len(tests),
+                              "tests": sum(len(v) for v in tests.values())}}
+    return functools.partial(get_scorer, args.scorer, **options), scorer, recorded
 
 
 def _backpressure(stats) -> str:

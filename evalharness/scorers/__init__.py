@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import inspect
+from typing import Any, Callable
 
 from evalharness.core.errors import UserError
 from evalharness.scorers.base import ScoreResult, Scorer
@@ -11,19 +12,31 @@ from evalharness.scorers.log_parsers import LOG_PARSERS, get_log_parser, parse_p
 from evalharness.scorers.patching import ApplyResult, apply_patch
 from evalharness.scorers.tests_scorer import TestScorer, build_eval_script
 
-# name -> factory; each call gives a fresh scorer.
-SCORERS: dict[str, Callable[[], Scorer]] = {
+# name -> factory; each call gives a fresh scorer. A factory takes the scorer's options as keywords
+# (the tests scorer: `flaky`, `flaky_policy`).
+SCORERS: dict[str, Callable[..., Scorer]] = {
     TestScorer.name: TestScorer,
 }
 
 
-def get_scorer(name: str) -> Scorer:
+def get_scorer(name: str, **options: Any) -> Scorer:
+    """A fresh scorer `name` with `options`; an unknown name, an option it does not take or a bad
+    value is a UserError."""
     try:
         factory = SCORERS[name]
     except KeyError:
         known = ", ".join(sorted(SCORERS))
         raise UserError(f"unknown scorer {name!r}; known: {known}") from None
-    return factory()
+    if options:
+        taken = inspect.signature(factory).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in taken.values()):
+            wrong = sorted(set(options) - set(taken))
+            if wrong:
+                raise UserError(f"the {name} scorer takes no option {', '.join(wrong)}")
+    try:
+        return factory(**options)
+    except ValueError as exc:
+        raise UserError(f"{name} scorer: {exc}") from None
 
 
 __all__ = [

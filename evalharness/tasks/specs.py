@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from evalharness.core.errors import UserError
+from evalharness.core.task import Task
 
 TEST_DIRECTIVES = ("files", "django")
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
@@ -52,6 +53,8 @@ _LISTS = ("apt", "pip", "pre_install", "install", "eval_commands", "sidecars")
 _STRINGS = ("python", "test_cmd", "log_parser", "test_directives")
 _KEYS = {*_LISTS, *_STRINGS, "env", "test_timeout", "host_sensitive"}
 # Why a test's result can depend on the host: the keys `host_sensitive` takes.
+# SWE-bench's default per-instance limit, for official images that have no spec here.
+OFFICIAL_TEST_TIMEOUT = 1800
 HOST_SENSITIVITY = {
     "cpus": "depends on the CPU count the container sees",
     "network": "needs the internet",
@@ -86,6 +89,12 @@ class EnvSpec:
             if any(fnmatch.fnmatchcase(test_id, pattern) for pattern in patterns):
                 return why
         return None
+
+
+def fallback_spec(task: Task) -> EnvSpec:
+    """The spec of an instance that runs in its official image but has no spec here."""
+    return EnvSpec(repo=task.repo, version=task.version, python="", log_parser=task.log_parser or "pytest",
+                   test_timeout=OFFICIAL_TEST_TIMEOUT)
 
 
 def test_arguments(spec: EnvSpec, files: list[str]) -> list[str]:
