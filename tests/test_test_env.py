@@ -151,10 +151,23 @@ class _OneRecord:
 
 
 def test_run_json_records_the_test_env(repo, tmp_path):
-    config = RunConfig(run_id="r", dataset="d", agent="gold", reports_dir=tmp_path / "reports")
+    # with an executor (Ray) the config carries what the scorer says; with a scorer, the runner asks it
+    config = RunConfig(run_id="r", dataset="d", agent="gold", reports_dir=tmp_path / "reports",
+                       test_env=TestScorer.test_env)
     Runner(config, executor=_OneRecord()).run([_task(repo)], progress=False)
     meta = json.loads((tmp_path / "reports" / "r" / "run.json").read_text())
     assert meta["test_env"] == {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
     from evalharness.report.load import load_run
 
     assert load_run(tmp_path / "reports" / "r").meta.test_env == meta["test_env"]
+
+
+def test_run_json_records_what_the_runs_scorer_says_its_test_runs_get(repo, tmp_path):
+    class _Scorer:
+        name = "fixed"
+        test_env = {"TZ": "Asia/Tokyo"}
+
+    config = RunConfig(run_id="r", dataset="d", agent="gold", reports_dir=tmp_path / "reports")
+    Runner(config, scorer=_Scorer(), executor=_OneRecord()).run([_task(repo)], progress=False)
+    meta = json.loads((tmp_path / "reports" / "r" / "run.json").read_text())
+    assert meta["test_env"] == {"TZ": "Asia/Tokyo"}

@@ -38,6 +38,12 @@ class AgentResult:
     # More files for the instance's log folder (name -> text), e.g. a CLI's output, the gateway's requests.
     logs: dict[str, str] = field(default_factory=dict)
 
+    def record_fields(self) -> dict[str, Any]:
+        """What the instance record takes beyond the fields of the same name (`InstanceRecord.take`)."""
+        return {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens,
+                "cost": round(self.usage.cost, 6), "llm_seconds": round(self.llm_seconds, 3),
+                "tool_seconds": round(self.tool_seconds, 3)}
+
 
 class Agent(Protocol):
     name: str

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -63,6 +63,22 @@ class InstanceRecord:
     harness_version: str = ""
     started_at: str = ""
     finished_at: str = ""
+
+    def take(self, result: Any) -> None:
+        """Fill the record from an agent's or a scorer's result (any dataclass): every field of the
+        result that the record has under the same name, then what the result's `record_fields()`
+        derives (sums, rounding, lists joined). So a new metric is a field of the result and one
+        of the record, and nothing in between changes."""
+        mine = {f.name for f in fields(self)}
+        values = {f.name: getattr(result, f.name) for f in fields(result) if f.name in mine}
+        derive = getattr(result, "record_fields", None)
+        if derive is not None:
+            values.update(derive())
+        unknown = sorted(set(values) - mine)
+        if unknown:
+            raise TypeError(f"{type(result).__name__} fills fields the record lacks: {', '.join(unknown)}")
+        for name, value in values.items():
+            setattr(self, name, value)
 
 
 _ARROW_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}

@@ -19,29 +19,11 @@ import pyarrow.parquet as pq
 
 from evalharness.core.errors import UserError
 from evalharness.core.results import InstanceRecord, ResultStore, safe_name
+from evalharness.core.run_meta import RunMeta
 
 log = logging.getLogger(__name__)
 
 COMPLETE, IN_PROGRESS, INCOMPLETE = "complete", "in progress", "incomplete"
-
-
-@dataclass(frozen=True)
-class RunMeta:
-    run_id: str
-    dataset: str
-    agent: str
-    model: str = ""
-    workers: int = 1
-    instances: int = 0  # how many the run set out to do
-    harness_version: str = ""
-    created_at: str = ""
-    settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the agent's model and limits
-    test_env: dict[str, str] = field(default_factory=dict, compare=False)  # TZ, locale, hash seed of the test runs
-
-    @property
-    def system(self) -> tuple[str, str, str]:
-        """Runs of the same (model, agent, dataset) given together are attempts of one system."""
-        return (self.model, self.agent, self.dataset)
 
 
 @dataclass
@@ -74,7 +56,7 @@ def load_run(path: Path) -> RunData:
     meta_path = path / "run.json"
     if not meta_path.is_file():
         raise UserError(f"{path}: not a run folder (no run.json)")
-    meta = _read_meta(meta_path)
+    meta = RunMeta.read(meta_path)
     parquet = path / "results.parquet"
     store = ResultStore(path)
     record_files = list(store.records_dir.glob("*.json")) if store.records_dir.is_dir() else []
@@ -167,29 +149,3 @@ def load_problem_statements(dataset: str, cache: dict[str, dict[str, str]] | Non
     if cache is not None:
         cache[dataset] = statements
     return statements
-
-
-def _read_meta(path: Path) -> RunMeta:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: unreadable run metadata ({exc})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: run metadata is not a JSON object")
-    known = {f.name: f for f in fields(RunMeta)}
-    values = {k: v for k, v in data.items() if k in known and v is not None}
-    values.setdefault("run_id", path.parent.name)
-    values.setdefault("dataset", "")
-    values.setdefault("agent", "")
-    try:
-        values["workers"] = int(values.get("workers", 1))
-        values["instances"] = int(values.get("instances", 0))
-    except (TypeError, ValueError):
-        raise UserError(f"{path}: 'workers' and 'instances' must be whole numbers") from None
-    for name in ("settings", "test_env"):
-        if not isinstance(values.get(name, {}), dict):
-            values.pop(name)
-    for name in ("run_id", "dataset", "agent", "model", "harness_version", "created_at"):
-        if name in values:
-            values[name] = str(values[name])
-    return RunMeta(**values)

@@ -31,7 +31,6 @@ Nothing an instance writes (its record, logs, trajectory) holds a registered API
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import socket
 import threading
@@ -39,19 +38,21 @@ import time
 import traceback
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Mapping, Sequence
+from typing import Callable, ContextManager, Sequence
 
 import docker
 import docker.errors
-import requests
-import urllib3
 
 from evalharness import __version__
 from evalharness.agents.base import Agent, AgentResult
+from evalharness.core.errors import EnvBuildError, InfrastructureError, UserError
+from evalharness.core.redact import redact
+from evalharness.core.results import InstanceRecord, safe_name
+from evalharness.core.run_meta import now
+from evalharness.core.status import Status
+from evalharness.core.task import Task
 from evalharness.env.docker import (
-    ContainerLimits,
     SocketMount,
     format_limit_hits,
     read_limit_hits,
@@ -59,51 +60,17 @@ from evalharness.env.docker import (
     running_container,
     sandbox_options,
 )
-from evalharness.core.errors import EnvBuildError, InfrastructureError, UserError
+from evalharness.env.failures import container_problem, docker_failure, failure_under
 from evalharness.env.images import BuildConfig, ImageBuilder
-from evalharness.core.redact import redact
-from evalharness.tasks.repos import RepoSource
-from evalharness.core.results import InstanceRecord, safe_name
 from evalharness.env.sidecars import SIDECARS, check_specs, sidecar_image, sidecar_network
+from evalharness.run.config import DEFAULT_START_RATE, RunConfig
 from evalharness.scorers.base import Scorer
-from evalharness.scorers.tests_scorer import fallback_spec
-from evalharness.tasks.specs import SpecRegistry
-from evalharness.core.status import Status
-from evalharness.core.task import Task
+from evalharness.tasks.repos import RepoSource
+from evalharness.tasks.specs import SpecRegistry, fallback_spec
 
-
-# Sessions that all start at the same instant stay in step (their model calls take about as long),
-# so their tool calls land on the machine together, turn after turn; started a little apart, they
-# spread over the turn. Later instances start as earlier ones end, apart already.
-DEFAULT_START_RATE = 16.0
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    run_id: str
-    dataset: str
-    agent: str
-    model: str = ""
-    workers: int = 1  # agent sessions at once (they mostly wait on the model)
-    eval_workers: int = 0  # test runs at once (CPU-bound); 0: as many as the machine has cores
-    start_rate: float = DEFAULT_START_RATE  # instances started per second as the run begins; 0: all at once
-    redo: bool = False
-    reports_dir: Path = Path("reports")
-    limits: ContainerLimits = field(default_factory=ContainerLimits)
-    settings: Mapping[str, Any] = field(default_factory=dict)  # the agent's model and limits, for run.json
-    # Tells this run's containers from those of a run with the same id in another reports folder
-    # (two `validate`s both run "gold"): a hash of the run folder, fixed where the config is made,
-    # so Ray nodes carry the driver's. Sweeps remove only containers with both labels.
-    run_key: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.run_key:
-            folder = str((Path(self.reports_dir) / self.run_id).resolve())
-            object.__setattr__(self, "run_key", hashlib.sha256(folder.encode()).hexdigest()[:16])
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.reports_dir) / self.run_id
+# RunConfig, DEFAULT_START_RATE and the Docker failure readers are imported from here by older code.
+__all__ = ["DEFAULT_START_RATE", "InstanceLogs", "InstancePipeline", "PhaseGates", "PipelineRecipe", "RunConfig",
+           "container_problem", "docker_failure"]
 
 
 @dataclass(frozen=True)
@@ -209,7 +176,7 @@ class InstancePipeline:
             status=Status.HARNESS_ERROR.value,
             resolved=False,
             harness_version=__version__,
-            started_at=_now(),
+            started_at=now(),
             attempt=attempt,
             worker=worker or socket.gethostname(),
         )
@@ -227,7 +194,7 @@ class InstancePipeline:
                     failure = docker_failure(exc)
                     if failure is None:
                         raise
-                    logs.append("infrastructure.log", f"{_now()} try {progress.retries + 1}, {progress.phase} phase: "
+                    logs.append("infrastructure.log", f"{now()} try {progress.retries + 1}, {progress.phase} phase: "
                                 f"{failure}\n{traceback.format_exc()}")
                     why_not = self._retry(task, failure, progress, logs)
                     if why_not is not None:
@@ -253,7 +220,7 @@ class InstancePipeline:
         if hits and not record.resolved:  # the likely cause of what failed, so it goes first
             record.error = f"hit container limits ({record.limit_hits})" + (f"; {record.error}" if record.error else "")
         record.total_seconds = round(time.monotonic() - start, 3)
-        record.finished_at = _now()
+        record.finished_at = now()
         return record
 
     def _retry(self, task: Task, failure: InfrastructureError, progress: _Progress, logs: InstanceLogs) -> str | None:
@@ -274,7 +241,7 @@ class InstancePipeline:
         except Exception as exc:  # noqa: BLE001 - the retry meets whatever is still wrong
             logs.append("infrastructure.log", f"could not remove the try's containers: {exc}")
         progress.retries += 1
-        logs.append("infrastructure.log", f"{_now()} the Docker daemon answers (after {waited:.1f} s): "
+        logs.append("infrastructure.log", f"{now()} the Docker daemon answers (after {waited:.1f} s): "
                                           f"retry {progress.retries} of {self.infra_retries}")
         return None
 
@@ -312,7 +279,8 @@ class InstancePipeline:
                 # An installed agent runs from a layer of its own on top of the instance image.
                 layered = getattr(self.agent, "agent_image", None)
                 agent_image = layered(self.builder, task, image, logs.build_line) if layered else image
-                for name in spec.sidecars:  # built now, so a failed one is the environment's failure
+                needed = self.scorer.sidecars(spec, network=self.config.limits.network)
+                for name in needed:  # built now, so a failed one is the environment's failure
                     sidecar_image(self.builder, SIDECARS[name], logs.build_line)
             except (EnvBuildError, UserError) as exc:
                 record.status = Status.ENV_BUILD_FAILED.value
@@ -327,23 +295,13 @@ class InstancePipeline:
             with _timer(record, "agent_seconds"):
                 progress.agent = self._run_agent(task, image, agent_image, logs, hits)
         result = progress.agent
-        record.patch = result.patch
-        record.turns = result.turns
-        record.exit_reason = result.exit_reason
-        record.prompt_tokens = result.usage.prompt_tokens
-        record.completion_tokens = result.usage.completion_tokens
-        record.cost = round(result.usage.cost, 6)
-        record.llm_seconds = round(result.llm_seconds, 3)
-        record.tool_seconds = round(result.tool_seconds, 3)
-        record.format_errors = result.format_errors
-        record.api_retries = result.api_retries
+        record.take(result)
         logs.write("patch.diff", result.patch)
         logs.write("trajectory.jsonl", "".join(json.dumps(step, default=str) + "\n" for step in result.trajectory))
         for name, text in result.logs.items():
             logs.write(name, text)
         if result.error:
-            record.status = Status.AGENT_ERROR.value
-            record.error = result.error
+            record.status = Status.AGENT_ERROR.value  # its error is the record's already
             return
         if not result.patch.strip():
             record.status = Status.EMPTY_PATCH.value
@@ -354,8 +312,7 @@ class InstancePipeline:
         with _timer(record, "eval_seconds"), _enter(self.gates.eval):
             sandbox = sandbox_options(self.client, self.config.limits)
             record.cpus = sandbox.get("nano_cpus", 0) / 1e9
-            # --allow-network: the tests reach the real services; an internal network would cut them off
-            needed = () if self.config.limits.network else spec.sidecars
+            needed = self.scorer.sidecars(spec, network=self.config.limits.network)
             with sidecar_network(self.client, self.builder, needed, run_id=self.config.run_id,
                                  run_key=self.config.run_key, instance_id=task.instance_id, sandbox=sandbox, sink=logs.build_line) as sidecars, \
                     self._container(task, image, "eval", hits, network=sidecars and sidecars.name) as env:
@@ -363,16 +320,7 @@ class InstancePipeline:
                 if trust:
                     spec = dataclasses.replace(spec, pre_test=(*spec.pre_test, trust))
                 score = self.scorer.score(task, result.patch, env, spec)
-        record.status = score.status.value
-        record.resolved = score.resolved
-        record.f2p_passed, record.f2p_total = score.f2p_passed, score.f2p_total
-        record.p2p_passed, record.p2p_total = score.p2p_passed, score.p2p_total
-        record.apply_method = score.apply_method
-        record.error = score.error
-        record.flaky_tests = score.flaky_tests
-        record.flaky_failed = "\n".join(score.flaky_failed)
-        record.host_sensitive_tests = score.host_sensitive_tests
-        record.host_sensitive_failed = "\n".join(score.host_sensitive_failed)
+        record.take(score)
         logs.write("apply.log", score.apply_log)
         logs.write("test_output.txt", score.test_output)
         logs.write("test_statuses.json", json.dumps(score.test_statuses, indent=1, sort_keys=True))
@@ -409,7 +357,7 @@ class InstancePipeline:
                     # official images: commands run in conda's testbed
                     yield self.builder.environment(env_of or image, env)
                 except Exception as exc:
-                    failure = _failure_under(env.container, purpose, exc)
+                    failure = failure_under(env.container, purpose, exc)
                     if failure is None:
                         own.append(exc)
                         raise
@@ -451,120 +399,6 @@ class PipelineRecipe:
                                 agent=self.agent(), scorer=self.scorer(), gates=gates)
 
 
-# ---- Docker failures ---------------------------------------------------------------------------
-# The connection to the daemon failed (it stopped, restarted, or does not answer): what docker-py
-# raises then, directly (requests) or from below (urllib3, sockets).
-_LOST_DAEMON = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.Timeout, urllib3.exceptions.HTTPError, ConnectionError)
-# The daemon answering that it lost containerd (restarting under it).
-_DAEMON_TROUBLE = ("transport is closing", "containerd.sock: connect", "error reading from server: eof")
-_DOCKER_PY = Path(docker.__file__).resolve().parent
-
-
-def docker_failure(exc: BaseException) -> InfrastructureError | None:
-    """What `exc` says went wrong with Docker, as an InfrastructureError; None if it is not Docker's.
-
-    The exception's whole chain (causes and contexts) is read: an error raised while cleaning
-    up after another one keeps the first in its context.
-    """
-    chain = _chain(exc)
-    for e in chain:
-        if isinstance(e, InfrastructureError):
-            return e
-    for e in chain:
-        if "no space left on device" in _text(e).lower():
-            return InfrastructureError(f"the Docker host is out of disk space (no space left on device): {_text(e)}",
-                                       kind="disk_full")
-    for e in chain:
-        text, low = _text(e), _text(e).lower()
-        if isinstance(e, docker.errors.ImageNotFound) or (
-                isinstance(e, docker.errors.APIError) and "no such image" in low):
-            return InfrastructureError(f"an image the instance needs is gone (removed after it was built?): {text}",
-                                       kind="image_removed", retry=True)
-        if isinstance(e, docker.errors.NotFound) and ("no such container" in low or "no such exec" in low):
-            return InfrastructureError(f"a container of the instance was removed while in use: {text}",
-                                       kind="container_removed")
-        if isinstance(e, docker.errors.APIError) and e.status_code == 409:
-            if "removal" in low:
-                return InfrastructureError(f"a container of the instance was removed while in use: {text}",
-                                           kind="container_removed")
-            if any(word in low for word in ("is not running", "is restarting", "is paused", "is dead")):
-                return InfrastructureError(f"a container of the instance stopped while in use: {text}",
-                                           kind="container_exited", retry=True)
-        if isinstance(e, _LOST_DAEMON) and _raised_by_docker(e):
-            return InfrastructureError(f"the Docker daemon went away (stopped or restarted?): "
-                                       f"{type(e).__name__}: {text}", kind="daemon", retry=True)
-        if isinstance(e, docker.errors.APIError) and any(p in low for p in _DAEMON_TROUBLE):
-            return InfrastructureError(f"the Docker daemon lost its container runtime (restarting?): {text}",
-                                       kind="daemon", retry=True)
-    return None
-
-
-def container_problem(container, purpose: str) -> InfrastructureError | None:
-    """Why `container` can no longer serve its phase (gone, exited, daemon unreachable); None if running."""
-    name = f"the {purpose} container {getattr(container, 'short_id', '?')}"
-    try:
-        container.reload()
-    except docker.errors.NotFound:
-        return InfrastructureError(f"{name} was removed while in use", kind="container_removed")
-    except Exception as exc:  # noqa: BLE001 - the daemon, most likely
-        return docker_failure(exc) or InfrastructureError(f"could not inspect {name}: {type(exc).__name__}: {exc}",
-                                                           kind="docker", retry=True)
-    state = container.attrs.get("State") or {}
-    status = state.get("Status") or ""
-    if status == "running" and not state.get("Paused"):
-        return None
-    if status in ("removing", "dead"):
-        return InfrastructureError(f"{name} was removed while in use (state {status})", kind="container_removed")
-    code = state.get("ExitCode")
-    how = {137: "killed (SIGKILL)", 143: "stopped (SIGTERM: `docker stop`, or the Docker daemon shutting down)"}.get(
-        code, "exited")
-    if state.get("OOMKilled"):
-        how = "killed for running out of memory"
-    detail = f"exit code {code}" + (f", at {state['FinishedAt']}" if state.get("FinishedAt") else "")
-    return InfrastructureError(f"{name} was {how} while in use ({status or 'not running'}, {detail})",
-                               kind="container_exited", retry=True)
-
-
-def _failure_under(container, purpose: str, exc: BaseException) -> InfrastructureError | None:
-    """Docker's failure behind `exc`, raised by a phase's own code; None when it is the phase's own error."""
-    cause = docker_failure(exc)
-    state = container_problem(container, purpose)
-    if cause is not None and cause.kind == "daemon":
-        return cause  # the container's state afterwards (stopped with the daemon) says less
-    return state or cause
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if e is None or any(e is s for s in seen):
-            continue
-        seen.append(e)
-        todo += [e.__cause__, e.__context__]
-    return seen
-
-
-def _text(exc: BaseException) -> str:
-    text = getattr(exc, "explanation", None) or str(exc)
-    return " ".join(str(text).split())[:500]
-
-
-def _raised_by_docker(exc: BaseException) -> bool:
-    """Did `exc` come from the Docker client (not, say, an agent's own HTTP library use)?"""
-    tb = exc.__traceback__
-    while tb is not None:
-        try:
-            if Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_DOCKER_PY):
-                return True
-        except (OSError, ValueError):
-            pass
-        tb = tb.tb_next
-    return False
-
-
 def _enter(gate) -> ContextManager:
     return gate() if callable(gate) else gate
 
@@ -579,6 +413,3 @@ class _timer:
     def __exit__(self, *exc) -> None:
         setattr(self.record, self.attr, round(time.monotonic() - self.start, 3))
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

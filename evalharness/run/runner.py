@@ -13,8 +13,8 @@ containers, and the logs of the instances it did not finish (they run again from
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -26,16 +26,16 @@ from typing import Iterable, Iterator
 import docker
 from tqdm import tqdm
 
-from evalharness import __version__
 from evalharness.agents.base import Agent
 from evalharness.core.errors import UserError
 from evalharness.run.executors.base import Executor, Finished
 from evalharness.env.images import ImageBuilder
-from evalharness.run.pipeline import InstanceLogs, InstancePipeline, RunConfig, _now
+from evalharness.run.config import RunConfig
+from evalharness.run.pipeline import InstanceLogs, InstancePipeline
 from evalharness.tasks.predictions import records_to_predictions, write_predictions
 from evalharness.core.results import InstanceRecord, ResultStore, atomic_write, safe_name
+from evalharness.core.run_meta import RUN_JSON, RunMeta
 from evalharness.scorers.base import Scorer
-from evalharness.scorers.tests_scorer import TEST_ENV
 from evalharness.tasks.specs import SpecRegistry
 from evalharness.core.status import Status
 
@@ -58,7 +58,8 @@ class Runner:
     """Drives an executor over the tasks not yet done, writing each result as it arrives.
 
     Without `executor`, instances run here as threads (`LocalExecutor`) using the given
-    client, builder, agent and scorer.
+    client, builder, agent and scorer. With an executor, `config.test_env` is what run.json
+    records of the scorer (the executor's nodes build their own).
     """
 
     def __init__(
@@ -72,6 +73,8 @@ class Runner:
         scorer: Scorer | None = None,
         executor: Executor | None = None,
     ):
+        if scorer is not None:  # run.json says what the scorer's test runs get
+            config = dataclasses.replace(config, test_env=dict(scorer.test_env))
         self.config = config
         if executor is None:
             from evalharness.run.executors.local import LocalExecutor
@@ -158,27 +161,16 @@ class Runner:
                           self.config.run_dir / "predictions.jsonl")
 
     def _write_metadata(self, n_tasks: int) -> None:
-        path = self.config.run_dir / "run.json"
-        identity = {"dataset": self.config.dataset, "agent": self.config.agent, "model": self.config.model}
+        path = self.config.run_dir / RUN_JSON
+        meta = self.config.meta(n_tasks)
         if path.exists():
-            old = json.loads(path.read_text())
-            clash = {k: (old.get(k), v) for k, v in identity.items() if old.get(k) != v}
+            old = RunMeta.read(path).identity
+            clash = {k: (old.get(k), v) for k, v in meta.identity.items() if old.get(k) != v}
             if clash:
                 detail = ", ".join(f"{k} was {a!r}, now {b!r}" for k, (a, b) in clash.items())
                 raise UserError(f"run {self.config.run_id!r} exists with other settings ({detail}); pick another --run-id")
             return
-        meta = {
-            "run_id": self.config.run_id,
-            **identity,
-            "workers": self.config.workers,
-            "start_rate": self.config.start_rate,
-            "instances": n_tasks,
-            "settings": dict(self.config.settings),
-            "test_env": dict(TEST_ENV),  # what every test run of the tests scorer gets (TZ, locale, hash seed)
-            "harness_version": __version__,
-            "created_at": _now(),
-        }
-        atomic_write(path, json.dumps(meta, indent=2).encode())
+        atomic_write(path, meta.to_json())
 
 
 @contextmanager
