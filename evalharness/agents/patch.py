@@ -37,13 +37,17 @@ def collect_patch(run: Callable[[str], ExecResult], base_commit: str, junk: tupl
     # git may warn on stderr (merged into the output: line endings under .gitattributes), so the
     # size comes on a line of its own after a marker, and the base64 after it.
     patterns = " ".join(shlex.quote(pattern) for pattern in junk) or "''"
-    written = run(f"printf '%s\\n' {patterns} > {JUNK_FILE} && git -c core.excludesFile={JUNK_FILE} add -A && "
-                  f"git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
-                  f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo && echo \"{SIZE_MARKER} $size\" && "
-                  f"if [ \"$size\" -le {CHUNK_BYTES} ]; then base64 -w0 {PATCH_FILE}; rm -f {PATCH_FILE}; fi")
+    command = (f"printf '%s\\n' {patterns} > {JUNK_FILE} && git -c core.excludesFile={JUNK_FILE} add -A && "
+               f"git -c core.fileMode=false diff --cached --no-color {shlex.quote(base_commit)} "
+               f"> {PATCH_FILE} && size=$(stat -c %s {PATCH_FILE}) && echo && echo \"{SIZE_MARKER} $size\" && "
+               f"if [ \"$size\" -le {CHUNK_BYTES} ]; then base64 -w0 {PATCH_FILE}; rm -f {PATCH_FILE}; fi")
+    written = run(command)
+    if written.exit_code != 0 and not written.output.strip():
+        written = run(command)  # a failure that said nothing is the engine's, not git's: once more
     sized = re.search(rf"(?m)^{SIZE_MARKER} (\d+)$\n?", written.output)
     if written.exit_code != 0 or sized is None:
-        raise RuntimeError(f"git add/diff failed: {written.output.strip()[-300:]}")
+        said = written.output.strip()[-300:] or "(no output)"
+        raise RuntimeError(f"git add/diff failed (exit {written.exit_code}): {said}")
     total, rest = int(sized.group(1)), written.output[sized.end():]
     if total > MAX_PATCH_BYTES:
         run(f"rm -f {PATCH_FILE}")
