@@ -29,13 +29,10 @@ from evalharness.env.docker import (
     KEPT_CAPABILITIES,
     ContainerLimits,
     DockerEnvironment,
-    _counters_from_host,
-    _parse_counters,
-    format_limit_hits,
-    read_limit_hits,
     remove_run_containers,
     running_container,
 )
+from evalharness.env.limit_hits import _counters_from_host, _parse_counters, format_limit_hits, read_limit_hits
 from evalharness.tasks.datasets import default_tasks_dir, load_tasks
 from evalharness.core.errors import UserError
 from evalharness.env.images import LABEL, BuildConfig, ImageBuilder

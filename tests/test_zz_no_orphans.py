@@ -22,7 +22,7 @@ from evalharness.env.images import LABEL
 pytestmark = pytest.mark.docker
 
 DEFAULT_NETWORKS = {"bridge", "host", "none"}
-CACHE_SCRATCH_PREFIXES = ("materialize-", "clone-", "debootstrap-", "overlay-")  # repos.py, images.py
+CACHE_SCRATCH_PREFIXES = ("materialize-", "clone-", "debootstrap-", "overlay-")  # tasks/repos.py, env/images/
 
 
 def _session_run_ids(session_trace, tmp_path_factory) -> set[str]:

@@ -9,7 +9,7 @@ left alone). The tag of each layer is a hash of its Dockerfile, so a layer is bu
 shared through `--registry` like every other.
 
 The container has no network. Its one route out is a read-only bind of the gateway's Unix
-socket for this instance (gateway.py says why a socket and not a Docker network); a small
+socket for this instance (model/gateway/ says why a socket and not a Docker network); a small
 forwarder in the container serves it on 127.0.0.1, where the CLI's OpenAI base URL points.
 The CLI's API key is the session's own token: the real key stays in the harness.
 

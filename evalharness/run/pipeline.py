@@ -10,7 +10,7 @@ build and its use, a full disk. After each phase that used a container the pipel
 that the container is still running, so a container that died under an agent (which may
 just see failing commands) is noticed too. Such a failure ends as `harness_error` with an
 error saying what happened and in which phase (a failed image build, a full disk included,
-is `env_build_failed`, see images.py), never as the agent's or the tests' fault.
+is `env_build_failed`, see env/images/), never as the agent's or the tests' fault.
 
 Retry policy: when another try can help (the daemon unreachable or restarted, a container
 that stopped while in use, an image that is gone), the instance is tried again, at most
@@ -52,10 +52,9 @@ from evalharness.core.results import InstanceRecord, safe_name
 from evalharness.core.run_meta import now
 from evalharness.core.status import Status
 from evalharness.core.task import Task
+from evalharness.env.limit_hits import format_limit_hits, read_limit_hits
 from evalharness.env.docker import (
     SocketMount,
-    format_limit_hits,
-    read_limit_hits,
     remove_run_containers,
     running_container,
     sandbox_options,
