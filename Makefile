@@ -10,7 +10,7 @@ ARGS   ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install docker chromium eval test test-unit bench report nightly clean
+.PHONY: install docker chromium eval test test-unit bench report nightly cluster-up cluster-down clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
 	$(BIN)/python -m benchmarks.bench_gateway
 	$(BIN)/python -m benchmarks.bench_agent $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench_rl
+	$(BIN)/python -m benchmarks.bench_cluster
+
+## a local multi-node Ray cluster: worker nodes as privileged containers, each with its own
+## dockerd, and a registry (docs/SCALING.md); NODES=2
+NODES ?= 2
+cluster-up: install docker
+	scripts/cluster-up --nodes $(NODES)
+
+cluster-down:
+	scripts/cluster-down
 
 ## the leaderboard site over every run in reports/ (open reports/site/index.html)
 report: install

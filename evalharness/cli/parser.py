@@ -9,6 +9,10 @@ import os
 from pathlib import Path
 
 from evalharness import __version__
+# Commands that register themselves: each module's add_parser(sub) adds its parser and returns it.
+from evalharness.cli.gc import add_parser as add_gc
+from evalharness.cli.rollout import add_parser as add_rollout
+from evalharness.cli.serve_envs import add_parser as add_serve_envs
 from evalharness.cli.build import cmd_build, cmd_tasks
 from evalharness.cli.evaluate import cmd_eval
 from evalharness.cli.models import cmd_models, cmd_serve
@@ -115,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--out", type=Path, help="also write the markdown summary to this file")
     p_cmp.set_defaults(func=cmd_compare)
 
-    for p in (p_eval, p_tasks, p_build, p_sum, p_models, p_serve, p_report, p_cmp, p_val):
+    plugged = [add(sub) for add in (add_serve_envs, add_rollout, add_gc)]
+
+    for p in (p_eval, p_tasks, p_build, p_sum, p_models, p_serve, p_report, p_cmp, p_val, *plugged):
         p.add_argument("-v", "--verbose", action="count", default=0)
     return parser
 
