@@ -32,7 +32,11 @@ class ReplayAgent:
     def from_file(cls, path: Path | str | None) -> "ReplayAgent":
         if not path:
             raise UserError("--agent replay needs --predictions FILE (SWE-bench predictions, JSONL or JSON)")
-        return cls(read_predictions(Path(path)), source=str(path))
+        predictions = read_predictions(Path(path))
+        if not predictions:  # every instance would be graded empty_patch: surely not what was meant
+            raise UserError(f"{path}: no predictions in it (SWE-bench predictions: one "
+                            '{"instance_id", "model_name_or_path", "model_patch"} object per line)')
+        return cls(predictions, source=str(path))
 
     @property
     def model_name(self) -> str:

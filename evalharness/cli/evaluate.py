@@ -17,8 +17,11 @@ def cmd_eval(args) -> int:
     from evalharness.run.pipeline import DEFAULT_START_RATE
     from evalharness.run.runner import RunConfig, Runner, summarize
 
+    args.agent = args.agent or ("replay" if args.predictions else "llm" if args.model or args.base_url else "gold")
+    if args.predictions and args.agent != "replay":  # it would be ignored, and the run graded as another agent's
+        raise UserError(f"--predictions is read only by --agent replay, not --agent {args.agent}; "
+                        "drop one of the two")
     tasks = _select(args)
-    args.agent = args.agent or ("llm" if args.model or args.base_url else "gold")
     limiter = None
     ray = args.executor == "ray"
     if ray:

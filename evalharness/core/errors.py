@@ -26,3 +26,10 @@ class InfrastructureError(Exception):
         super().__init__(message)
         self.kind = kind
         self.retry = retry
+
+
+def json_error_text(exc, *, with_line: bool = True) -> str:
+    """`json.JSONDecodeError` as "<what>: line L column C": the position kept (its `msg` alone loses
+    it), and no word doubled (a msg like "Unterminated string starting at" ends in a preposition)."""
+    where = f"line {exc.lineno} column {exc.colno}" if with_line else f"column {exc.colno}"
+    return f"{exc.msg}: {where}"

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from evalharness.core.errors import json_error_text
+
 REQUIRED_FIELDS = (
     "instance_id",
     "repo",
@@ -165,7 +167,7 @@ def _test_list(name: str, value: Any) -> tuple[str, ...]:
         try:
             value = json.loads(value) if value.strip() else []
         except json.JSONDecodeError as exc:
-            raise TaskFieldError(name, f"not valid JSON ({exc.msg} at char {exc.pos})") from None
+            raise TaskFieldError(name, f"not valid JSON ({json_error_text(exc)})") from None
     if hasattr(value, "tolist"):  # numpy arrays from Parquet list columns
         value = value.tolist()
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import evalharness
-from evalharness.core.errors import UserError
+from evalharness.core.errors import UserError, json_error_text
 from evalharness.core.task import Task, TaskFieldError
 
 __all__ = [
@@ -161,7 +161,7 @@ def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, Any]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserError(f"{label}: line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            raise UserError(f"{label}: line {line_no}: not valid JSON ({json_error_text(exc, with_line=False)})") from None
         yield where, value
 
 
@@ -170,7 +170,7 @@ def _json_rows(path: Path, label: str) -> Iterator[tuple[str, Any]]:
     try:
         data = json.loads(text) if text.strip() else []
     except json.JSONDecodeError as exc:
-        raise UserError(f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise UserError(f"{label}: not valid JSON ({json_error_text(exc)})") from None
     if isinstance(data, dict):
         for key in ("instances", "data"):
             if isinstance(data.get(key), list):
