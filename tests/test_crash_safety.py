@@ -605,7 +605,7 @@ def test_sigint_or_sigterm_stops_cleanly_keeps_what_finished_and_resumes(tmp_pat
         # the same command resumes: the rest runs, what finished is kept as it was
         code, out, err = _run(_eval(reports, run_id, images), tmp_path / "resume")
         assert code == 0, out + err
-        assert f"resumed: {len(after)} instance(s) were already done" in out
+        assert f", {len(after)} already done in {run_dir}" in out.splitlines()[-1]
         _check_run(run_dir, run_id, TASKS, after)
         assert _containers(docker_client, run_id) == []
     finally:

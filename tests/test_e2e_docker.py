@@ -94,7 +94,7 @@ def test_rerun_resumes_and_redo_reruns(gold_run, cache_dir, capsys):
                  "--cache-dir", str(cache_dir), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"{len(TASKS)} instance(s) were already done" in out
+    assert f"nothing ran: all {len(TASKS)} already done in" in out
     assert f"resolved {len(TASKS)}/{len(TASKS)}" in out
     # redo of one instance runs it again and keeps exactly one row per instance
     first = TASKS[0].instance_id

@@ -1,12 +1,15 @@
-"""Command line: `evalharness eval|tasks|build|summary|serve`. User mistakes print one line, no traceback.
+"""Command line: `evalharness COMMAND` (cli/help.py says what each is for). User mistakes print
+one line, no traceback.
 
 One module per command (evaluate, validate, build: tasks and build, results: summary, report and
-compare, models: models and serve), parser for the argparse tree, common for what they share.
+compare, models: models and serve, gc; serve_envs and rollout plug themselves in), parser for the
+argparse tree, help for what --help and a bad flag show, common for what they share.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from evalharness.cli.build import cmd_build, cmd_tasks
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"evalharness: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `evalharness tasks | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except KeyboardInterrupt as exc:  # one line, no traceback; the runner says what it kept
         kept = str(exc) or "finished instances are kept"
         print(f"evalharness: interrupted: {kept}; run the same command to resume", file=sys.stderr)

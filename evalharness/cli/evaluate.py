@@ -63,13 +63,24 @@ def cmd_eval(args) -> int:
         runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
     with _sigterm_as_ctrl_c(), _served(args, agent, config.run_dir):
         outcome = runner.run(tasks, progress=not args.no_progress)
-    if outcome.skipped:
-        print(f"resumed: {outcome.skipped} instance(s) were already done (use --redo to run them again)")
     print(summarize(outcome.records))
     if limiter is not None:
         print(_backpressure(limiter.stats()))
     print(f"\nresults: {outcome.run_dir / 'results.parquet'}\nlogs:    {outcome.run_dir / 'logs'}")
+    if outcome.skipped:  # last, next to the result: a resumed run's figure is not this command's work
+        print(resumed_line(outcome))
     return 0
+
+
+def resumed_line(outcome) -> str:
+    """What a resume did, in one line: "nothing ran: all 11 already done in reports/gold__builtin; ..."."""
+    resolved = sum(r.resolved for r in outcome.records)
+    result = f"resolved {resolved}/{len(outcome.records)}"
+    if not outcome.ran:
+        return (f"nothing ran: all {outcome.skipped} already done in {outcome.run_dir} ({result}); "
+                "--redo runs them again")
+    return (f"resumed: {outcome.ran} ran, {outcome.skipped} already done in {outcome.run_dir} ({result}); "
+            "--redo runs them all again")
 
 
 def _scorer_factory(args):

@@ -19,7 +19,7 @@ def cmd_models(args) -> int:
         if args.check in registry:  # an unregistered id is a --base-url endpoint: eval checks it
             api_key(registry.get(args.check))
         return 0
-    print(f"{'name':<24} {'tool mode':<10} {'key':<22} {'model id':<42} endpoint")
+    rows = [("name", "tool mode", "key", "model id", "endpoint")]
     for name in registry.names():
         m = registry.get(name)
         key = m.api_key_env or "(none)"
@@ -29,7 +29,12 @@ def cmd_models(args) -> int:
                 key += " set"
             except UserError:
                 key += " unset"
-        print(f"{name:<24} {m.tool_mode:<10} {key:<22} {m.model:<42} {m.base_url}")
+        rows.append((name, m.tool_mode, key, m.model, m.base_url))
+    # Columns as wide as their widest cell: a long key variable ("DASHSCOPE_API_KEY unset") or a
+    # user's model name must not push the rest of its row out of line.
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
     return 0
 
 

@@ -15,20 +15,20 @@ from evalharness.cli.rollout import add_parser as add_rollout
 from evalharness.cli.serve_envs import add_parser as add_serve_envs
 from evalharness.cli.build import cmd_build, cmd_tasks
 from evalharness.cli.evaluate import cmd_eval
+from evalharness.cli.help import DESCRIPTION, EPILOG, Parser, example
 from evalharness.cli.models import cmd_models, cmd_serve
 from evalharness.cli.results import cmd_compare, cmd_report, cmd_summary
 from evalharness.cli.validate import cmd_validate
 
-# The top-level --help text (the package's docstring once, when the CLI was one module).
-DESCRIPTION = "Command line: `evalharness eval|tasks|build|summary|serve`. User mistakes print one line, no traceback."
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evalharness", description=DESCRIPTION)
+    parser = Parser(prog="evalharness", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"evalharness {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
-    p_eval = sub.add_parser("eval", help="run an agent on tasks in Docker and grade it")
+    p_eval = sub.add_parser("eval", help="run an agent on tasks in Docker and grade it", epilog=example("eval"),
+                            description="Run an agent on the selected tasks, each in its own container, and grade\n"
+                                        "its patch with the repository's tests; results in reports/<run-id>/.")
     _selection_args(p_eval)
     _environment_args(p_eval)
     p_eval.add_argument("--agent", help="gold | empty | llm | replay | qwen-code | mini-swe-agent | claude-code "
@@ -36,12 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p_eval)
     p_eval.add_argument("--scorer", default="tests", help="scorer (default: tests)")
     _executor_args(p_eval)
-    p_eval.add_argument("--run-id", help="name of the run; re-running the same id resumes it")
-    p_eval.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
+    p_eval.add_argument("--run-id", help="name of the run; re-running the same id resumes it "
+                                         "(default: <agent>[-<model>]__<dataset>)")
+    p_eval.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where runs are written")
     p_eval.add_argument("--redo", action="store_true", help="run instances again even if already done")
     p_eval.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p_eval.add_argument("--predictions", type=Path,
-                        help="SWE-bench predictions (JSONL/JSON) for --agent replay; missing instances: empty_patch")
+    p_eval.add_argument("--predictions", type=Path, metavar="FILE",
+                        help="SWE-bench predictions (JSONL/JSON) to grade: --agent replay (implied); "
+                             "instances without one are empty_patch")
     p_eval.add_argument("--flaky", type=Path, metavar="FILE",
                         help="flaky tests per instance ({instance_id: [test ids]}, the flaky.json of validate "
                              "--repeats N), graded by --flaky-policy")
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.set_defaults(func=cmd_eval)
 
     p_val = sub.add_parser("validate", help="gold and empty over a selection: list instances where gold does not "
-                                            "resolve or empty does (exit 1 if any)")
+                                            "resolve or empty does (exit 1 if any)", epilog=example("validate"))
     _selection_args(p_val)
     _environment_args(p_val)
     p_val.add_argument("--workers", type=_positive_int, default=1, help="instances in parallel (default 1)")
@@ -60,16 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_val.add_argument("--repeats", type=_positive_int, default=1,
                        help="run gold and empty N times each; tests whose status changes go to <name>/flaky.json "
                             "(default 1)")
-    p_val.add_argument("--reports-dir", type=Path, default=Path("reports"), help="default: reports/")
+    p_val.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where runs are written")
     p_val.add_argument("--redo", action="store_true", help="run instances again even if already done")
     p_val.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_val.set_defaults(func=cmd_validate)
 
-    p_tasks = sub.add_parser("tasks", help="list the tasks a selection picks")
+    p_tasks = sub.add_parser("tasks", help="list the tasks a selection picks", epilog=example("tasks"))
     _selection_args(p_tasks)
     p_tasks.set_defaults(func=cmd_tasks)
 
-    p_build = sub.add_parser("build", help="build (or pull) the images of a selection, nothing else")
+    p_build = sub.add_parser("build", help="build (or pull) the images of a selection, nothing else",
+                             epilog=example("build"))
     _selection_args(p_build)
     _environment_args(p_build)
     p_build.add_argument("--offline-check", action="store_true",
@@ -77,16 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
                               "and why")
     p_build.set_defaults(func=cmd_build)
 
-    p_sum = sub.add_parser("summary", help="print the summary table of a finished or running run")
-    p_sum.add_argument("run_dir", type=Path)
+    p_sum = sub.add_parser("summary", help="print the summary table of a run (finished, running or stopped)",
+                           epilog=example("summary"))
+    p_sum.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                       help="a run's folder, reports/<run-id>/ (eval prints it at the end)")
     p_sum.set_defaults(func=cmd_summary)
 
-    p_models = sub.add_parser("models", help="list the registered models (models.toml) and whether their keys are set")
+    p_models = sub.add_parser("models", help="list the registered models (models.toml) and whether their keys are set",
+                              epilog=example("models"))
     _models_file_arg(p_models)
     p_models.add_argument("--check", metavar="NAME", help="exit 2, naming the variable to set, if NAME's key is missing")
     p_models.set_defaults(func=cmd_models)
 
-    p_serve = sub.add_parser("serve", help="launch a local model server (vLLM/SGLang) until Ctrl-C")
+    p_serve = sub.add_parser("serve", help="launch a local model server (vLLM/SGLang) until Ctrl-C",
+                             epilog=example("serve"))
     p_serve.add_argument("serve_model", metavar="MODEL", help="a models.toml entry with a [serve] section")
     _models_file_arg(p_serve)
     p_serve.add_argument("--serve-command", help="launch command to use instead of the registry's ({port}, {model}, "
@@ -95,14 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--startup-timeout", type=float, help="seconds to wait for /v1/models (default: registry's)")
     p_serve.set_defaults(func=cmd_serve)
 
-    p_report = sub.add_parser("report", help="the leaderboard site over runs, with SWE-bench exports")
+    p_report = sub.add_parser("report", help="the leaderboard site over runs, with SWE-bench exports",
+                              epilog=example("report"))
     p_report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                           help="run folders, or folders of runs (e.g. reports/); runs of the same model, agent "
                                "and dataset given together are attempts (pass@k)")
-    p_report.add_argument("--out", type=Path, default=Path("reports/site"), help="default: reports/site/")
-    p_report.add_argument("--title", default="SWE-bench leaderboard")
+    p_report.add_argument("--out", type=Path, default=Path("reports/site"), help="folder of the site")
+    p_report.add_argument("--title", default="SWE-bench leaderboard", help="the site's title")
     p_report.add_argument("--compare", nargs=2, type=Path, metavar=("BASE", "NEW"),
-                          help="show the paired comparison of two runs on the leaderboard")
+                          help="show the paired comparison of two run folders on the leaderboard: BASE the "
+                               "reference run, NEW the one checked against it")
     p_report.add_argument("--alpha", type=float, default=0.05, help="for --compare (default 0.05)")
     p_report.add_argument("--max-drop", type=int, help="for --compare: net instances NEW may lose")
     p_report.add_argument("--experiments", type=Path, metavar="DIR",
@@ -111,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="runs of one system are not attempts (e.g. a nightly history): no pass@k table")
     p_report.set_defaults(func=cmd_report)
 
-    p_cmp = sub.add_parser("compare", help="paired comparison of two runs (McNemar); exit 1 on a regression")
-    p_cmp.add_argument("base", type=Path, metavar="BASE")
-    p_cmp.add_argument("new", type=Path, metavar="NEW")
+    p_cmp = sub.add_parser("compare", help="paired comparison of two runs (McNemar); exit 1 on a regression",
+                           epilog=example("compare"))
+    p_cmp.add_argument("base", type=Path, metavar="BASE", help="the reference run's folder (e.g. last night's)")
+    p_cmp.add_argument("new", type=Path, metavar="NEW", help="the run folder checked against BASE")
     p_cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p_cmp.add_argument("--max-drop", type=int, help="fail when NEW loses more than this many instances net")
     p_cmp.add_argument("--out", type=Path, help="also write the markdown summary to this file")
@@ -122,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     plugged = [add(sub) for add in (add_serve_envs, add_rollout, add_gc)]
 
     for p in (p_eval, p_tasks, p_build, p_sum, p_models, p_serve, p_report, p_cmp, p_val, *plugged):
-        p.add_argument("-v", "--verbose", action="count", default=0)
+        p.add_argument("-v", "--verbose", action="count", default=0,
+                       help="say more: -v what each step does, -vv debug detail")
     return parser
 
 
@@ -130,14 +141,14 @@ def _selection_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("tasks")
     g.add_argument("--dataset", default="builtin",
                    help="builtin | verified | lite | full | HF name | path to .jsonl/.json/.parquet")
-    g.add_argument("--split", default="test")
+    g.add_argument("--split", default="test", help="split of a Hugging Face dataset")
     g.add_argument("--instance-ids", action="append", default=[], metavar="IDS",
                    help="comma-separated ids; repeatable")
     g.add_argument("--repos", action="append", default=[], metavar="REPOS", help="owner/name, comma-separated")
     g.add_argument("--filter", dest="regex", help="regex on instance_id")
     g.add_argument("--slice", help="python slice of the selection, e.g. 0:10")
-    g.add_argument("--shuffle", action="store_true")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--shuffle", action="store_true", help="shuffle the selection (before --slice)")
+    g.add_argument("--seed", type=int, default=0, help="seed of --shuffle (default 0)")
 
 
 def _environment_args(p: argparse.ArgumentParser) -> None:
@@ -146,7 +157,8 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--repo-mirror", action="append", type=Path, default=[],
                    help="folder of bare git mirrors (owner__name.git), for air-gapped sites")
     g.add_argument("--cache-dir", type=Path,
-                   default=Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness")))
+                   default=Path(os.environ.get("EVALHARNESS_CACHE", Path.home() / ".cache" / "evalharness")),
+                   help="images' build contexts and repo clones ($EVALHARNESS_CACHE)")
     g.add_argument("--no-pull", action="store_true", help="never pull from a registry (air-gapped)")
     g.add_argument("--namespace", help="pull official SWE-bench images from this namespace (swebench = Docker Hub's); "
                                        "default: use an official image only if present locally, else build")
@@ -162,8 +174,9 @@ def _environment_args(p: argparse.ArgumentParser) -> None:
 
 def _executor_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("execution")
-    g.add_argument("--workers", type=_positive_int, default=1,
-                   help="agent sessions at once (default 1); they mostly wait on the model, so this can be high "
+    g.add_argument("--workers", type=_positive_int, default=2,
+                   help="agent sessions at once (default 2, as `make eval`); they mostly wait on the model, so this "
+                        "can be high "
                         "(--executor ray: each node's `docker` resource sets it instead)")
     g.add_argument("--start-rate", type=_non_negative_float,
                    help="instances started per second as the run begins (default 16; 0: all at once); sessions "

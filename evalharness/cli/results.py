@@ -6,12 +6,23 @@ from evalharness.core.errors import UserError
 
 
 def cmd_summary(args) -> int:
+    """The table eval prints at its end; a run that stopped part-way (or is still running) says so
+    first, with how many of its instances are done."""
     from evalharness.core.results import ResultStore
-    from evalharness.run.runner import summarize
+    from evalharness.report.load import load_run
+    from evalharness.report.summary import progress_note
+    from evalharness.run.runner import run_is_running, summarize
 
     if not args.run_dir.is_dir():
         raise UserError(f"no run at {args.run_dir}")
-    print(summarize(list(ResultStore(args.run_dir).load().values())))
+    if not (args.run_dir / "run.json").is_file():  # records without run.json: nothing says how many to expect
+        print(summarize(list(ResultStore(args.run_dir).load().values())))
+        return 0
+    run = load_run(args.run_dir)
+    note = progress_note(run, running=run_is_running(args.run_dir))
+    if note:
+        print(note)
+    print(summarize(run.records))
     return 0
 
 

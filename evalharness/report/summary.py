@@ -126,5 +126,17 @@ def attempt_group(runs: Sequence[RunData]) -> AttemptGroup:
                         pass1=pass1_over_attempts(rates), pass_at=pass_at)
 
 
+def progress_note(run: RunData, *, running: bool) -> str:
+    """"" for a run whose records cover every instance it set out to do (run.json's count); else
+    one line saying how far it got, so that a figure over part of a run is not read as the whole."""
+    done, planned = len(run.records), run.planned
+    if done >= planned:
+        return ""
+    if running:
+        return f"in progress: {done}/{planned} done so far; the figures below are over those {done}"
+    return (f"incomplete: {done}/{planned}; the figures below are over those {done} (the run stopped: "
+            f"the same eval command, or --run-id {run.meta.run_id}, resumes it)")
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"  # in the run folder: held (flock) by the process running the run
 
-__all__ = ["InstanceLogs", "RunConfig", "RunOutcome", "Runner", "summarize"]
+__all__ = ["InstanceLogs", "RunConfig", "RunOutcome", "Runner", "lock_if_idle", "run_is_running", "summarize"]
 
 
 @dataclass
@@ -191,6 +191,36 @@ def _run_lock(run_dir: Path, run_id: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def lock_if_idle(run_dir: Path) -> Iterator[bool]:
+    """True (and the run's lock held until the block ends) when no process is running the run:
+    its process ended, however it ended. False while one runs it. Creates no lock file (a run
+    folder without one has never been run by this harness's runner, or predates the lock)."""
+    try:
+        fd = os.open(Path(run_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            idle = False
+        except OSError:  # a file system without locks: nobody can be holding one
+            idle = True
+        else:
+            idle = True
+        yield idle
+    finally:
+        os.close(fd)
+
+
+def run_is_running(run_dir: Path) -> bool:
+    """Whether a process is running the run in `run_dir` right now (it holds the run's lock)."""
+    with lock_if_idle(run_dir) as idle:
+        return not idle
 
 
 def summarize(records: list[InstanceRecord]) -> str:

@@ -14,6 +14,7 @@ Every problem with the input is raised as `UserError`, one line naming what and 
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -385,6 +386,12 @@ class TaskFilter:
         return not (self.instance_ids or self.repos or self.regex or self.slice or self.shuffle)
 
 
+def _with_near_miss(instance_id: str, known: set[str]) -> str:
+    """The id, and the known one it is closest to, if any is close: a digit dropped or swapped."""
+    close = difflib.get_close_matches(instance_id, sorted(known), n=1, cutoff=0.8)
+    return f"{instance_id} (did you mean {close[0]}?)" if close else instance_id
+
+
 def apply_filter(tasks: Sequence[Task], flt: TaskFilter) -> list[Task]:
     """The tasks `flt` selects; raises UserError on unknown ids/repos, a bad regex or slice."""
     selected = list(tasks)
@@ -392,7 +399,8 @@ def apply_filter(tasks: Sequence[Task], flt: TaskFilter) -> list[Task]:
         known = {t.instance_id for t in selected}
         unknown = [iid for iid in dict.fromkeys(flt.instance_ids) if iid not in known]
         if unknown:
-            raise UserError(f"unknown instance id{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+            raise UserError(f"unknown instance id{'s' if len(unknown) > 1 else ''}: "
+                            + ", ".join(_with_near_miss(iid, known) for iid in unknown))
         wanted = set(flt.instance_ids)
         selected = [t for t in selected if t.instance_id in wanted]
     if flt.repos:
