@@ -240,6 +240,9 @@ def running_container(
             container.remove(force=True, v=True)  # v: anonymous volumes an image's VOLUME made
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: a sweep (Ctrl-C, the run's clean-up) is removing it already
+                log.warning("could not remove container %s: %s", container.short_id, exc.explanation or exc)
         except docker.errors.DockerException as exc:  # the daemon is gone: keep the error that got us here
             log.warning("could not remove container %s: %s", container.short_id, str(exc)[:200])
 

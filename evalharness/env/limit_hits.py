@@ -45,6 +45,9 @@ def read_limit_hits(env) -> dict[str, int]:
         if hits is None:
             hits = _counters_from_host(container)
         return {name: count for name, count in sorted((hits or {}).items()) if count > 0}
+    except docker.errors.NotFound:  # removed under us (Ctrl-C's sweep): the instance is not kept anyway
+        log.info("limit counters of %s: the container is gone", getattr(container, "short_id", "?"))
+        return {}
     except Exception as exc:  # noqa: BLE001 - a record without counts beats a lost instance
         log.warning("could not read the limit counters of container %s: %s", getattr(container, "short_id", "?"), exc)
         return {}
@@ -115,6 +118,8 @@ def _counters_from_host(container) -> dict[str, int] | None:
         hits = _parse_counters(lines) if lines else None
     if hits is None and state.get("OOMKilled"):
         hits = {"memory": 1}
-    if hits is None:
-        log.warning("could not read the limit counters of container %s", container.short_id)
+    if hits is None:  # quiet for a container being removed (Ctrl-C's sweep): its instance is not kept
+        removing = state.get("Status") in ("removing", "dead")
+        (log.info if removing else log.warning)("could not read the limit counters of container %s%s",
+                                                container.short_id, " (being removed)" if removing else "")
     return hits
