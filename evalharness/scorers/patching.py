@@ -213,8 +213,15 @@ def oversize(patch: str) -> str | None:
     return f"the patch is {size} bytes, more than the {MAX_PATCH_BYTES} bytes a patch may have"
 
 
-# The first complaint of the tools, for the one-line reason: git's "error: ...", patch's "patch: **** ...".
-_COMPLAINT = re.compile(r"^(?:error: |fatal: |patch: \*\*\*\* |>>>>> refused: )(.+)$", re.M)
+# What the tools say about why a patch failed, for the one-line reason: git's "error: ..." lines
+# (its "while searching for:" only introduces the context it could not find), patch's hunk
+# failures and "patch: **** ..." complaints, our refusals.
+_COMPLAINT = re.compile(
+    r"^(?:(?:error|fatal): (?P<git>.+)|patch: \*\*\*\* (?P<patch>.+)|>>>>> refused: (?P<refused>.+)"
+    r"|(?P<hunk>Hunk #\d+ FAILED at \d+.*)|(?P<nofile>(?:can't find file to patch|No file to patch).*))$", re.M)
+_PATCHING_FILE = re.compile(r"^(?:patching|checking) file (.+)$", re.M)
+_SEARCHING = "while searching for:"
+MAX_REASON_CHARS = 600  # the reason's details; a longer one loses its middle, never its end
 
 
 _REVERSED = re.compile(r"^The next patch would (?:create|delete) the file (.+?),?$|^patching file (.+)$"
@@ -239,11 +246,46 @@ def _reversed_note(log: str) -> str | None:
 
 
 def _failure_reason(log: str) -> str:
+    """Why nothing applied, in one line: each distinct complaint of the tools, in order.
+
+    git names the failing file and line (`patch failed: f.py:12`, `f.py: patch does not
+    apply`) after "while searching for:" and the context it did not find: those lines are
+    kept, with the context's first line; patch's "Hunk #1 FAILED at 12" gets its file. A
+    reason over MAX_REASON_CHARS loses its middle, so the last complaint survives too.
+    """
     if ">>>>> refused: patch would write outside" in log:
         return "patch would write outside the repository or into .git (its dry run said so); git apply failed too"
-    complaint = _COMPLAINT.search(log)
-    detail = f": {complaint.group(1).strip()[:300]}" if complaint else ""
-    return "no method applied it (" + ", ".join(name for name, _ in METHODS) + ")" + detail
+    methods = "no method applied it (" + ", ".join(name for name, _ in METHODS) + ")"
+    details = apply_complaints(log)
+    return methods + (": " + cut_middle("; ".join(details), MAX_REASON_CHARS) if details else "")
+
+
+def apply_complaints(log: str) -> list[str]:
+    """The distinct complaints in an apply log (see _failure_reason), in order; git's search
+    context is put after the `patch failed: file:line` it belongs to."""
+    found: list[str] = []
+    context = ""
+    for match in _COMPLAINT.finditer(log):
+        text = next(value for value in match.groupdict().values() if value).strip()
+        if match.group("git") and text.startswith(_SEARCHING):
+            context = next((line.strip() for line in log[match.end():].splitlines()[:12] if line.strip()), "")
+            continue
+        if match.group("git") and text.startswith("patch failed:") and context:
+            text, context = f"{text} ({_SEARCHING} {cut_middle(context, 80)})", ""
+        elif match.group("hunk"):
+            files = _PATCHING_FILE.findall(log, 0, match.start())
+            text = f"{text.rstrip('.')} in {files[-1].strip(chr(39))}" if files else text
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def cut_middle(text: str, limit: int) -> str:
+    """`text` within `limit` characters: head and tail kept, the middle replaced by " … "."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 3, 2)
+    return text[:keep - keep // 2] + " … " + text[len(text) - keep // 2:]
 
 
 def patch_bytes(patch: str) -> bytes:
