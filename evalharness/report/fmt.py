@@ -31,6 +31,16 @@ def count(value: float | None) -> str:
     return f"{value:.0f}"
 
 
+def size(value: float | None) -> str:
+    """Bytes as 950 B, 12.3 KB, 4.1 MB."""
+    if value is None:
+        return "–"
+    for limit, suffix in ((1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")):
+        if value >= limit:
+            return f"{value / limit:.1f} {suffix}"
+    return f"{value:.0f} B"
+
+
 def money(value: float | None) -> str:
     if value is None:
         return "–"

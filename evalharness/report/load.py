@@ -46,6 +46,17 @@ class RunData:
     def planned(self) -> int:
         return max(self.meta.instances, len(self.records))
 
+    @property
+    def done(self) -> int:
+        """Instances with a record (finished, whatever their status)."""
+        return len(self.records)
+
+    @property
+    def partial(self) -> bool:
+        """Fewer records than the run set out to do (killed, still running, or resumable):
+        its rate is over a subset and must not be ranked beside whole runs."""
+        return self.done < self.planned
+
     def logs_dir(self, instance_id: str) -> Path:
         return self.path / "logs" / safe_name(instance_id)
 
@@ -129,23 +140,38 @@ def read_trajectory(run: RunData, instance_id: str) -> list[dict[str, Any]]:
     return events
 
 
-def load_problem_statements(dataset: str, cache: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
-    """instance_id -> problem statement, when the run's dataset can be read here without a network.
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the pages show of a task beside its record: the statement and the listed tests."""
+
+    problem_statement: str
+    fail_to_pass: tuple[str, ...]
+    pass_to_pass: tuple[str, ...]
+
+
+def load_task_info(dataset: str, cache: dict[str, dict[str, TaskInfo]] | None = None) -> dict[str, TaskInfo]:
+    """instance_id -> TaskInfo, when the run's dataset can be read here without a network.
 
     Only `builtin` and local files are tried (a Hugging Face name would mean a download);
-    anything that fails gives {} and the pages say the statement is unavailable.
+    anything that fails gives {} and the pages say the statement and test lists are unavailable.
     """
     if cache is not None and dataset in cache:
         return cache[dataset]
-    statements: dict[str, str] = {}
+    info: dict[str, TaskInfo] = {}
     local = dataset == "builtin" or (bool(dataset) and Path(dataset).expanduser().exists())
     if local:
         from evalharness.tasks.datasets import load_tasks
 
         try:
-            statements = {t.instance_id: t.problem_statement for t in load_tasks(dataset)}
+            info = {t.instance_id: TaskInfo(t.problem_statement, tuple(t.FAIL_TO_PASS), tuple(t.PASS_TO_PASS))
+                    for t in load_tasks(dataset)}
         except Exception as exc:  # a report must render even when the dataset moved or broke
-            log.warning("problem statements of %s unavailable: %s", dataset, exc)
+            log.warning("tasks of %s unavailable: %s", dataset, exc)
     if cache is not None:
-        cache[dataset] = statements
-    return statements
+        cache[dataset] = info
+    return info
+
+
+def load_problem_statements(dataset: str, cache: dict[str, dict[str, TaskInfo]] | None = None) -> dict[str, str]:
+    """instance_id -> problem statement (see load_task_info)."""
+    return {iid: t.problem_statement for iid, t in load_task_info(dataset, cache).items()}

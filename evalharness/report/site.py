@@ -25,8 +25,11 @@ from evalharness import __version__
 from evalharness.report.compare import Comparison
 from evalharness.core.errors import UserError
 from evalharness.report import fmt, svg
+from evalharness.report.board import InstanceSet, group_by_instance_set
+from evalharness.report.calls import describe_call
 from evalharness.report.exports import report_counts, write_predictions_file
-from evalharness.report.load import RunData, load_problem_statements, read_trajectory
+from evalharness.report.load import RunData, load_task_info, read_trajectory
+from evalharness.report.why import explain
 from evalharness.report.summary import RunSummary, attempt_groups, summarize_run
 from evalharness.core.results import atomic_write, safe_name
 
@@ -39,6 +42,7 @@ class SiteRun:
     summary: RunSummary
     slug: str
     color: str
+    tag: str = ""  # its rank in its instance set ("1", "B2"), "–" for a partial run (not ranked)
 
     @property
     def run(self) -> RunData:
@@ -60,11 +64,12 @@ def build_site(runs: Sequence[RunData], out: Path, comparison: Comparison | None
     _prepare(out)
     env = _environment()
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    summaries = sorted((summarize_run(r) for r in runs),
-                       key=lambda s: (-(s.rate if s.rate is not None else -1), s.run.meta.created_at))
-    slugs = _unique([safe_name(s.run.meta.run_id) for s in summaries])
-    site_runs = [SiteRun(s, slug, svg.series_color(i))
-                 for i, (s, slug) in enumerate(zip(summaries, slugs, strict=True))]
+    sets = group_by_instance_set([summarize_run(r) for r in runs])
+    ordered = [(g, s, rank) for g in sets for rank, s in enumerate(g.runs, 1)]
+    slugs = _unique([safe_name(s.run.meta.run_id) for _, s, _ in ordered])
+    site_runs = [SiteRun(s, slug, svg.series_color(i), g.label + (str(rank) if rank <= len(g.ranked) else "–"))
+                 for i, ((g, s, rank), slug) in enumerate(zip(ordered, slugs, strict=True))]
+    by_set = _by_set(sets, site_runs)
 
     assets = out / "assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -74,29 +79,32 @@ def build_site(runs: Sequence[RunData], out: Path, comparison: Comparison | None
 
     common = {"title": title, "generated": generated, "version": __version__}
     index = env.get_template("leaderboard.html.j2").render(
-        **common, root=".", runs=site_runs, groups=attempt_groups([r.run for r in site_runs]) if attempts else [],
+        **common, root=".", runs=site_runs, sets=by_set, groups=attempt_groups([r.run for r in site_runs]) if attempts else [],
         repos=_repo_table(site_runs), repo_chart=Markup(_repo_chart(site_runs)),
         time_chart=Markup(_time_chart(site_runs)), comparison=comparison,
     )
     _write(out / "index.html", index)
 
-    statements: dict[str, dict[str, str]] = {}
+    task_cache: dict = {}  # dataset -> its TaskInfo, read once for all runs of it
     for site_run in site_runs:
-        _write_run(env, out, site_run, common, statements)
+        _write_run(env, out, site_run, common, task_cache)
     (out / MARKER).write_text("written by evalharness report; the folder is rewritten on each report\n")
     return out / "index.html"
 
 
 # ---- one run ------------------------------------------------------------------------------
-def _write_run(env: Environment, out: Path, site_run: SiteRun, common: dict, statements: dict) -> None:
+def _write_run(env: Environment, out: Path, site_run: SiteRun, common: dict, task_cache: dict) -> None:
     run = site_run.run
     folder = out / "runs" / site_run.slug
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "report.json", report_counts(run).to_json().encode())
     write_predictions_file(run, folder / "all_preds.jsonl")
-    problems = load_problem_statements(run.meta.dataset, statements)
+    tasks = load_task_info(run.meta.dataset, task_cache)
     pages = _unique([safe_name(r.instance_id) for r in run.records])
     links = {r.instance_id: f"i/{page}.html" for r, page in zip(run.records, pages, strict=True)}
+    whys = {r.instance_id: explain(r, run.logs_dir(r.instance_id), tasks.get(r.instance_id),
+                                   folder / "logs" / page, f"../logs/{page}/")
+            for r, page in zip(run.records, pages, strict=True)}
     s = site_run.summary
     repo_chart = svg.repo_bars([r.repo for r in s.repos], [svg.Series(run.meta.run_id, site_run.color)],
                                {(r.repo, 0): (r.resolved, r.total) for r in s.repos})
@@ -104,7 +112,7 @@ def _write_run(env: Environment, out: Path, site_run: SiteRun, common: dict, sta
     html = env.get_template("run.html.j2").render(
         **common, root="../..", site_run=site_run, s=s, run=run, links=links, counts=report_counts(run),
         repo_chart=Markup(repo_chart), time_chart=Markup(time_chart),
-        flaky_column=any(r.flaky_tests for r in run.records),
+        flaky_column=any(r.flaky_tests for r in run.records), whys=whys,
     )
     _write(folder / "index.html", html)
     template = env.get_template("instance.html.j2")
@@ -113,7 +121,8 @@ def _write_run(env: Environment, out: Path, site_run: SiteRun, common: dict, sta
         next_link = links[run.records[i + 1].instance_id].removeprefix("i/") if i + 1 < len(run.records) else None
         html = template.render(
             **common, root="../../..", site_run=site_run, run=run, r=record,
-            problem=problems.get(record.instance_id), diff=_highlight_diff(record.patch or ""),
+            problem=getattr(tasks.get(record.instance_id), "problem_statement", None),
+            why=whys[record.instance_id], diff=_highlight_diff(record.patch or ""),
             turns=_turns(read_trajectory(run, record.instance_id)), prev_link=prev_link, next_link=next_link,
         )
         _write(folder / links[record.instance_id], html)
@@ -140,6 +149,11 @@ def _turns(events: list[dict[str, Any]]) -> list[Turn]:
         number = event.get("turn") if isinstance(event.get("turn"), int) else (turns[-1].number if turns else 0)
         view = {k: _clip(v) if isinstance(v, str) else v for k, v in event.items()}
         view["type"] = str(event.get("type", ""))
+        if view["type"] == "assistant" and isinstance(event.get("tool_calls"), list):
+            view["calls"] = [describe_call(c.get("name"), c.get("arguments")) if isinstance(c, dict)
+                             else describe_call("?", c) for c in event["tool_calls"]]
+        elif view["type"] == "tool":
+            view["call"] = describe_call(event.get("name"), event.get("arguments"))
         if not turns or turns[-1].number != number:
             t = event.get("t")
             turns.append(Turn(number, t if isinstance(t, (int, float)) else None, []))
@@ -155,6 +169,15 @@ def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
 
 
 # ---- leaderboard pieces --------------------------------------------------------------------
+def _by_set(sets: Sequence[InstanceSet], site_runs: Sequence[SiteRun]) -> list[tuple[InstanceSet, list[SiteRun]]]:
+    """Each instance set with its runs as pages show them (site_runs are in set order)."""
+    out, start = [], 0
+    for g in sets:
+        out.append((g, list(site_runs[start:start + len(g.runs)])))
+        start += len(g.runs)
+    return out
+
+
 @dataclass(frozen=True)
 class RepoCell:
     resolved: int
@@ -195,7 +218,7 @@ def _environment() -> Environment:
     # Lenient undefined on purpose: trajectory events may lack keys (readers ignore what is missing).
     env = Environment(loader=PackageLoader("evalharness", "templates/report"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=fmt.pct, duration=fmt.duration, count=fmt.count, money=fmt.money, when=fmt.when,
+    env.filters.update(pct=fmt.pct, duration=fmt.duration, count=fmt.count, size=fmt.size, money=fmt.money, when=fmt.when,
                        day=fmt.day, text=_as_text, short_dataset=_short_dataset, status_color=svg.status_color)
     env.globals.update(ci_bar=lambda rate, ci: Markup(svg.ci_bar(rate, ci)),
                        status_stack=lambda counts: Markup(svg.status_stack(counts)))
