@@ -55,11 +55,17 @@ def _select(args, *, required: bool = True):
 
 def _environment(args):
     """(image builder, specs, Docker client) for a run on this machine."""
-    import docker
-
     from evalharness.env.images import ImageBuilder
 
     build, sources, specs = _build_setup(args)
+    client = _docker_client()
+    return ImageBuilder(client, build, sources), specs, client
+
+
+def _docker_client():
+    """This machine's Docker engine, answering; a UserError saying how to start it if not."""
+    import docker
+
     try:
         client = docker.from_env(timeout=600)
         client.ping()
@@ -67,7 +73,7 @@ def _environment(args):
         raise UserError(
             f"cannot reach the Docker engine ({str(exc)[:200]}); start it (e.g. `make docker`, or `dockerd &`)"
         ) from None
-    return ImageBuilder(client, build, sources), specs, client
+    return client
 
 
 def _build_setup(args):

@@ -9,6 +9,7 @@ from pathlib import Path
 from evalharness.cli.common import (
     _build_setup, _environment, _limits, _select, _sigterm_as_ctrl_c, default_run_id, log,
 )
+from evalharness.cli.gc import leftovers_note
 from evalharness.core.errors import UserError
 
 
@@ -60,6 +61,9 @@ def cmd_eval(args) -> int:
         runner = Runner(config, executor=_ray_executor(args, config, make_agent, make_scorer))
     else:
         builder, specs, client = _environment(args)
+        note = leftovers_note(client, args.reports_dir, exclude_key=config.run_key)  # its own: the resume's
+        if note:
+            log.warning("%s", note)
         runner = Runner(config, client=client, builder=builder, specs=specs, agent=agent, scorer=scorer)
     with _sigterm_as_ctrl_c(), _served(args, agent, config.run_dir):
         outcome = runner.run(tasks, progress=not args.no_progress)
