@@ -29,6 +29,16 @@ block (id `toolu_<request>_<i>`, its arguments as `input`), the usage as input/o
 pieces) / _stop, message_delta (stop reason, output usage), message_stop; each event as an
 `event:` line and a `data:` line.
 
+Token ids and logprobs, as policy servers return them when asked (deterministic, a function of
+the request's number and the usage counts; each request's are kept in `sent_tokens[number]`, so a
+test can compare what was recorded with what was sent): vLLM's `return_token_ids: true` gives
+`prompt_token_ids` at the top level and `token_ids` per choice, streamed as the first chunk's
+`prompt_token_ids` and each delta chunk's new `token_ids`; `logprobs: true` adds
+`choice.logprobs.content` (split over the chunks likewise). SGLang's `return_prompt_token_ids`
+gives `choice.prompt_token_ids` and `return_meta_info` gives `choice.meta_info` (with
+`output_token_logprobs` [logprob, id, text] under `logprobs`, else `output_ids`), streamed on
+the chunk with the finish_reason. There are as many ids as the usage's prompt/completion tokens.
+
 Standalone (the `vllm` stand-in in tests/test_serve.py runs it this way):
     python tests/fake_llm.py --port 8000 --model Qwen/Qwen3-Coder-30B-A3B-Instruct
 
@@ -105,6 +115,7 @@ class FakeLLM:
         self.request_headers: list[Headers] = []
         self.request_paths: list[str] = []  # each request's path and query, as sent
         self.aborted_streams = 0
+        self.sent_tokens: dict[int, dict[str, list]] = {}  # request number -> the token ids/logprobs sent
         self._script = script if callable(script) else list(script)
         self._next = 0
         self._lock = threading.Lock()
@@ -293,7 +304,69 @@ def _completion(request: dict, reply: Reply, fake: FakeLLM, number: int) -> dict
     if reply.include_usage:
         body["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion,
                          "total_tokens": prompt + completion}
+    _add_tokens(body, request, fake, number, prompt, completion)
     return body
+
+
+def fake_token_ids(number: int, prompt: int, completion: int) -> dict[str, list]:
+    """The ids and logprobs the fake sends for request `number` (1-based) with these counts."""
+    return {"prompt_token_ids": [(number * 1_000_003 + i * 7919) % 151_643 for i in range(prompt)],
+            "token_ids": [(number * 31_337 + i * 104_729 + 17) % 151_643 for i in range(completion)],
+            "logprobs": [-(((number + i) % 97) / 64) for i in range(completion)]}
+
+
+def _add_tokens(body: dict, request: dict, fake: Any, number: int, prompt: int, completion: int) -> None:
+    """The token fields a vLLM or SGLang server adds when the request asks for them."""
+    vllm = bool(request.get("return_token_ids"))
+    sglang_prompt, sglang_meta = bool(request.get("return_prompt_token_ids")), bool(request.get("return_meta_info"))
+    logprobs = bool(request.get("logprobs"))
+    if not (vllm or sglang_prompt or sglang_meta or logprobs):
+        return
+    sent = fake_token_ids(number, prompt, completion)
+    choice = body["choices"][0]
+    if logprobs:
+        choice["logprobs"] = {"content": [
+            {"token": f"<{i}>", "logprob": lp, "bytes": None, "top_logprobs": [],
+             **({"token_id": i} if sglang_meta else {})} for i, lp in zip(sent["token_ids"], sent["logprobs"])]}
+    if vllm:
+        body["prompt_token_ids"] = sent["prompt_token_ids"]
+        choice["token_ids"] = sent["token_ids"]
+    if sglang_prompt:
+        choice["prompt_token_ids"] = sent["prompt_token_ids"]
+    if sglang_meta:
+        meta: dict[str, Any] = {"id": body["id"], "prompt_tokens": prompt, "completion_tokens": completion}
+        if logprobs:
+            meta["output_token_logprobs"] = [[lp, i, None] for i, lp in zip(sent["token_ids"], sent["logprobs"])]
+        else:
+            meta["output_ids"] = sent["token_ids"]
+        choice["meta_info"] = meta
+    if getattr(fake, "record", True):
+        with fake._lock:
+            fake.sent_tokens[number] = {k: v for k, v in sent.items() if k != "logprobs" or logprobs}
+
+
+def _stream_tokens(full: dict, chunks: list[dict]) -> None:
+    """The token fields of a whole answer spread over its stream: vLLM's prompt ids on the first
+    chunk and the sampled ids and logprobs over the delta chunks; SGLang's on the last choice chunk."""
+    choice = full["choices"][0]
+    if "prompt_token_ids" in full:
+        chunks[0]["prompt_token_ids"] = full["prompt_token_ids"]
+    for key in ("prompt_token_ids", "meta_info"):
+        if key in choice:
+            chunks[-1]["choices"][0][key] = choice[key]
+    ids = choice.get("token_ids")
+    content = (choice.get("logprobs") or {}).get("content")
+    if ids is None and content is None:
+        return
+    deltas = chunks[1:-1] or chunks[-1:]
+    count = len(ids if ids is not None else content)
+    size = -(-count // len(deltas)) if count else 0
+    for k, chunk in enumerate(deltas):
+        part = slice(k * size, (k + 1) * size)
+        if ids is not None:
+            chunk["choices"][0]["token_ids"] = ids[part]
+        if content is not None:
+            chunk["choices"][0]["logprobs"] = {"content": content[part]}
 
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Transfer-Encoding": "chunked"}
@@ -327,6 +400,7 @@ def _sse_events(request: dict, reply: Reply, fake: Any, number: int) -> list[byt
         chunks += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
                    for piece in _pieces(call["function"]["arguments"])]
     chunks.append(chunk({}, choice["finish_reason"]))
+    _stream_tokens(full, chunks)
     if (request.get("stream_options") or {}).get("include_usage") and "usage" in full:
         chunks.append({**base, "choices": [], "usage": full["usage"]})
     return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
@@ -441,6 +515,7 @@ class AsyncFakeLLM:
         self.request_paths: list[str] = []
         self.served = 0
         self.aborted_streams = 0
+        self.sent_tokens: dict[int, dict[str, list]] = {}
         self._script = script if callable(script) else list(script)
         self._next = 0
         self._lock = threading.Lock()

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from evalharness.model.gateway.protocol import _Protocol, _StreamReader
+from evalharness.model.gateway.tokens import take_tokens
 from evalharness.model.gateway.usage import _take_usage
 from evalharness.model.gateway.wire import _error_body, _error_text, _Message, _text
 from evalharness.model.llm import apply_request_params
@@ -60,6 +61,7 @@ class _OpenAI(_Protocol):
             message.tool_calls.append({"id": str(call.get("id") or ""), "name": str(function.get("name") or ""),
                                        "arguments": _text(function.get("arguments"))})
         _take_usage(message, answer.get("usage"))
+        take_tokens(message, answer, choice)
         return message
 
     def reader(self, relay: _Relay) -> _StreamReader:
@@ -89,8 +91,10 @@ class _OpenAIStream(_StreamReader):
             _take_usage(message, chunk["usage"])
         choices = chunk.get("choices")
         if not choices:
+            take_tokens(message, chunk, None)
             return self.relay.wants_usage or "usage" not in chunk
         choice = choices[0] if isinstance(choices[0], dict) else {}
+        take_tokens(message, chunk, choice)
         delta = choice.get("delta") or {}
         message.content += _text(delta.get("content"))
         message.reasoning += _text(delta.get("reasoning_content") or delta.get("reasoning"))

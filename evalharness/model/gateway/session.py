@@ -21,6 +21,7 @@ from evalharness.core.redact import redact
 from evalharness.core.trajectory import Trajectory
 from evalharness.model.gateway.relay import _Relay
 from evalharness.model.gateway.server import SOCKET_NAME, _bind_unix, _Handler
+from evalharness.model.gateway.tokens import token_fields
 from evalharness.model.gateway.wire import _arguments, _Outcome, _text
 
 if TYPE_CHECKING:
@@ -252,6 +253,7 @@ class GatewaySession:
                 "status": status, "stream": stream, "finish_reason": message.finish_reason}
             if message.reasoning:
                 event["reasoning"] = redact(message.reasoning)
+            event.update(token_fields(message))
             with self._lock:
                 self._calls.update({c["id"]: (c["name"], c["arguments"]) for c in calls})
         else:

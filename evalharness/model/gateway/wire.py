@@ -27,6 +27,10 @@ class _Message:
     finish_reason: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # What a policy server returned of the tokens, when asked (gateway/tokens.py); None: nothing.
+    prompt_token_ids: list[int] | None = None
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
 
 
 @dataclass
