@@ -155,7 +155,10 @@ class LLMClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         limiter: Any = None,
+        http_client: Any = None,
     ):
+        """`http_client`: the SDK's HTTP client to use, e.g. one on a model-gateway session's
+        Unix socket (rollouts); then every thread shares it."""
         self.config = config
         self.retry = RetryPolicy(max_attempts, backoff_base, backoff_max, retry_budget, rng)
         self._sleep = sleep
@@ -167,13 +170,14 @@ class LLMClient:
             api_key=api_key,
             max_retries=0,
             timeout=config.request_timeout,
+            **({"http_client": http_client} if http_client is not None else {}),
         )
         # One connection pool per worker thread, not one for all: the HTTP library takes the
         # pool's lock and scans every connection of the pool on each request and response, so
         # with hundreds of workers on one pool a request cost ~5 ms of CPU instead of ~3 and
         # queued on that lock (benchmarks/bench_agent.py). The threads' clients are copies of
         # this one that share its TLS context (building one loads the CA store: ~80 ms, ~1 MB).
-        self._tls = _tls_context(self._client)
+        self._tls = _tls_context(self._client) if http_client is None else None
         self._local = threading.local()
         self._thread_clients: dict[threading.Thread, openai.OpenAI] = {}
         self._clients_lock = threading.Lock()
