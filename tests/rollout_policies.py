@@ -21,8 +21,22 @@ def _turn(request: dict) -> int:
     return sum(1 for m in request.get("messages", ()) if m.get("role") == "assistant")
 
 
+def _text(content) -> str:
+    if isinstance(content, list):  # content parts, as CLI agents send them
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
 def _task_prompt(request: dict) -> str:
-    return "\n".join(str(m.get("content") or "") for m in request.get("messages", ()) if m.get("role") == "user")
+    return "\n".join(_text(m.get("content")) for m in request.get("messages", ()) if m.get("role") == "user")
+
+
+def _fix_command(request: dict, patches: dict[str, str]) -> str | None:
+    prompt = _task_prompt(request)
+    patch = next((p for statement, p in patches.items() if statement in prompt), None)
+    if patch is None:
+        return None
+    return f"cd /testbed && git apply <<'EVALHARNESS_EOF'\n{patch}EVALHARNESS_EOF\ngit diff --stat"
 
 
 class GoldPolicy:
@@ -36,11 +50,9 @@ class GoldPolicy:
         if _turn(request) >= 1:
             return Reply("Submitting.", tool_calls=[("submit", {})], prompt_tokens=self.prompt_tokens,
                          completion_tokens=self.completion_tokens)
-        prompt = _task_prompt(request)
-        patch = next((p for statement, p in self.patches.items() if statement in prompt), None)
-        if patch is None:
+        command = _fix_command(request, self.patches)
+        if command is None:
             return Reply("I do not know this task.", tool_calls=[("submit", {})])
-        command = f"cd /testbed && git apply <<'EVALHARNESS_EOF'\n{patch}EVALHARNESS_EOF\ngit diff --stat"
         return Reply("Applying the fix.", tool_calls=[("bash", {"command": command})],
                      prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens)
 
@@ -53,3 +65,20 @@ class IdlePolicy:
             return Reply("Nothing to do.", tool_calls=[("submit", {})], prompt_tokens=40, completion_tokens=5)
         return Reply("Looking.", tool_calls=[("bash", {"command": "git status --short"})], prompt_tokens=30,
                      completion_tokens=6)
+
+
+class CLIGoldPolicy:
+    """The gold fix for an installed CLI: its shell tool (`shell`: qwen-code's run_shell_command,
+    mini-swe-agent's bash) applies the patch, then the CLI's own way to stop (`final`: a reply
+    without a tool call, or a final shell command)."""
+
+    def __init__(self, shell: str, final: tuple[str, dict] | None = None):
+        self.patches = gold_patches()
+        self.shell, self.final = shell, final
+
+    def __call__(self, request: dict) -> Reply:
+        command = _fix_command(request, self.patches) if _turn(request) == 0 else None
+        if command is not None:
+            return Reply("Applying the fix.", tool_calls=[(self.shell, {"command": command})],
+                         prompt_tokens=80, completion_tokens=12)
+        return Reply("Done.", tool_calls=[self.final] if self.final else [], prompt_tokens=90, completion_tokens=3)

@@ -10,7 +10,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from fake_llm import FakeLLM, fake_token_ids
-from rollout_policies import GoldPolicy, IdlePolicy
+from rollout_policies import CLIGoldPolicy, GoldPolicy, IdlePolicy
 
 from evalharness.cli import main
 from evalharness.core.task import Task
@@ -77,6 +77,29 @@ def test_gold_policy_gets_reward_1_and_idle_policy_0_with_the_token_ids_it_was_s
         assert server.requests == []
     assert "resumed: 8 rollout(s)" in capsys.readouterr().out
     assert len(pq.read_table(tmp_path / "idle" / "rollouts.parquet")) == 8
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("agent, policy, streams", [
+    ("qwen-code", CLIGoldPolicy("run_shell_command"), True),
+    ("mini-swe-agent", CLIGoldPolicy("bash", ("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})),
+     False),
+])
+def test_installed_agents_roll_out_through_the_gateway_with_token_ids(agent, policy, streams, tmp_path, cache_dir,
+                                                                      docker_client):
+    """Qwen Code streams its requests, mini-swe-agent does not: the ids are recorded either way."""
+    with FakeLLM(policy, model="policy") as server:
+        code = main(["rollout", "--policy-url", server.base_url, "--agent", agent, "--group-size", "2",
+                     "--token-ids", "vllm", "--instance-ids", "evalharness__confini-1", "--reports-dir", str(tmp_path),
+                     "--run-id", agent, "--cache-dir", str(cache_dir), "--no-progress", "--workers", "2"])
+        sent, requests = dict(server.sent_tokens), list(server.requests)
+    assert code == 0
+    assert {bool(r.get("stream")) for r in requests} == {streams}
+    rows = pq.read_table(tmp_path / agent / "rollouts.parquet").to_pylist()
+    assert [r["reward"] for r in rows] == [1.0, 1.0] and all(r["token_id_turns"] == r["turns"] == 2 for r in rows)
+    recorded = sorted(tuple(json.loads(line)["completion_token_ids"]) for r in rows
+                      for line in (tmp_path / agent / r["turns_file"]).read_text().splitlines())
+    assert recorded == sorted(tuple(t["token_ids"]) for t in sent.values()) and len(recorded) == 4
 
 
 @pytest.mark.parametrize("args, message", [
