@@ -5,7 +5,9 @@ One event per line, each with `type`, `turn` (0 before the first model call) and
 
 - `system`, `user`:  `content` (the prompts the model was given)
 - `assistant`:       `content` (text), `tool_calls` [{id, name, arguments}], `usage`
-                     {prompt_tokens, completion_tokens}, `cost`, `llm_seconds`, `retries`
+                     {prompt_tokens, completion_tokens}, `cost`, `llm_seconds`, `retries`; from
+                     the model gateway also `prompt_token_ids`, `completion_token_ids`, `logprobs`
+                     when the server returned them (model/gateway/tokens.py)
 - `tool`:            `tool_call_id`, `name`, `arguments`, `output` (as the model saw it),
                      `exit_code` (bash only, else null), `seconds`
 - `format_error`:    `message` (the correction sent back to the model), `content` (what it wrote)

@@ -51,6 +51,8 @@ The package, one module per part, each importing only those above it:
 - `wire`: the HTTP library, the records of an answer (`_Message`, `_Outcome`, `_Failure`)
   and the small helpers for error bodies and message text, shared by all;
 - `usage`: token usage read from each API's answers and stream events;
+- `tokens`: the token ids and logprobs a vLLM or SGLang server returns when asked
+  (`TOKEN_ID_FIELDS`, the request fields of each), recorded per turn for trainers;
 - `protocol`: what a wire API supplies (`_Protocol`) and the base of its stream reader;
 - `openai`, `anthropic`: the two wire APIs, each with its stream reader; `apis`: them by
   name and by route;
