@@ -17,14 +17,15 @@ from evalharness.core.task import Task
 from evalharness.rl.atif import SCHEMA_VERSION, to_atif
 from evalharness.rl.rollout import RolloutSpec, expand
 from evalharness.rl.rollout_output import turn_lines
+from evalharness.tasks.datasets import load_tasks
 
-TASKS = "evalharness__confini-1,evalharness__spans-1"
+TASKS = [t.instance_id for t in load_tasks("builtin")]  # all of them, 4 rollouts each
 
 
 def _rollout(tmp_path, cache_dir, server, run_id: str, *extra: str) -> int:
-    return main(["rollout", "--policy-url", server.base_url, "--group-size", "4", "--instance-ids", TASKS,
+    return main(["rollout", "--policy-url", server.base_url, "--group-size", "4", "--dataset", "builtin",
                  "--reports-dir", str(tmp_path), "--run-id", run_id, "--cache-dir", str(cache_dir),
-                 "--no-progress", "--workers", "4", *extra])
+                 "--no-progress", "--workers", "8", *extra])
 
 
 @pytest.mark.docker
@@ -34,10 +35,10 @@ def test_gold_policy_gets_reward_1_and_idle_policy_0_with_the_token_ids_it_was_s
         assert _rollout(tmp_path, cache_dir, server, "gold", "--token-ids", "vllm") == 0
         sent, requests = dict(server.sent_tokens), list(server.requests)
     out = capsys.readouterr().out
-    assert "reward 8/8 over 2 group(s)" in out
+    assert f"reward {4 * len(TASKS)}/{4 * len(TASKS)} over {len(TASKS)} group(s)" in out
     rows = pq.read_table(tmp_path / "gold" / "rollouts.parquet").to_pylist()
     assert [(r["task_id"], r["group"], r["rollout"]) for r in rows] == [
-        (task, g, k) for g, task in enumerate(TASKS.split(",")) for k in range(4)]
+        (task, g, k) for g, task in enumerate(TASKS) for k in range(4)]
     assert {r["reward"] for r in rows} == {1.0} and {r["status"] for r in rows} == {"resolved"}
     assert all(r["turns"] == 2 and r["token_id_turns"] == 2 and r["agent_seconds"] > 0 for r in rows)
     assert all(r["return_token_ids"] is True and r["logprobs"] is True for r in requests)
@@ -60,7 +61,7 @@ def test_gold_policy_gets_reward_1_and_idle_policy_0_with_the_token_ids_it_was_s
         assert agent_steps[0]["observation"]["results"][0]["source_call_id"] == \
             agent_steps[0]["tool_calls"][0]["tool_call_id"]
     expected = [(tuple(t["prompt_token_ids"]), tuple(t["token_ids"])) for t in sent.values()]
-    assert len(recorded) == len(requests) == 16 and sorted(recorded) == sorted(expected)
+    assert len(recorded) == len(requests) == 8 * len(TASKS) and sorted(recorded) == sorted(expected)
     first = next(iter(sent))
     assert sent[first]["token_ids"] == fake_token_ids(first, 60, 9)["token_ids"]
 
@@ -68,15 +69,15 @@ def test_gold_policy_gets_reward_1_and_idle_policy_0_with_the_token_ids_it_was_s
         assert _rollout(tmp_path, cache_dir, server, "idle") == 0
         assert not any("return_token_ids" in r for r in server.requests)  # not asked for: not sent
     rows = pq.read_table(tmp_path / "idle" / "rollouts.parquet").to_pylist()
-    assert len(rows) == 8 and {r["reward"] for r in rows} == {0.0}
+    assert len(rows) == 4 * len(TASKS) and {r["reward"] for r in rows} == {0.0}
     assert {r["status"] for r in rows} == {"empty_patch"} and {r["token_id_turns"] for r in rows} == {0}
 
     # the same command again resumes: nothing runs, the outputs stay whole
     with FakeLLM(IdlePolicy(), model="policy") as server:
         assert _rollout(tmp_path, cache_dir, server, "idle") == 0
         assert server.requests == []
-    assert "resumed: 8 rollout(s)" in capsys.readouterr().out
-    assert len(pq.read_table(tmp_path / "idle" / "rollouts.parquet")) == 8
+    assert f"resumed: {4 * len(TASKS)} rollout(s)" in capsys.readouterr().out
+    assert len(pq.read_table(tmp_path / "idle" / "rollouts.parquet")) == 4 * len(TASKS)
 
 
 @pytest.mark.docker
