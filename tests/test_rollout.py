@@ -109,6 +109,7 @@ def test_installed_agents_roll_out_through_the_gateway_with_token_ids(agent, pol
     (["--agent", "claude-code"], "unknown rollout agent 'claude-code'; rollouts run: llm, qwen-code, mini-swe-agent"),
     (["--token-ids", "tgi"], "--token-ids must be one of none, vllm, sglang"),
     (["--policy-url", "gpu-box:8000"], "--policy-url must be an http(s) URL"),
+    (["--policy-key-env", "EVALHARNESS_TEST_UNSET_KEY"], "--policy-key-env EVALHARNESS_TEST_UNSET_KEY: the variable"),
 ])
 def test_bad_input_is_one_line_before_any_work(args, message, tmp_path, capsys):
     argv = ["rollout", "--policy-url", "http://127.0.0.1:9/v1", "--reports-dir", str(tmp_path), *args]
