@@ -25,7 +25,7 @@ from evalharness.env.images.config import DEBIAN_SUITE_FOR_PYTHON, BuildConfig
 from evalharness.env.images.docker_build import DockerBuild
 from evalharness.env.images.layers import LayerRecipes
 from evalharness.env.images.official import CondaEnvironment, InstanceImage, OfficialImages
-from evalharness.env.images.registry import Registry, _PullFailed
+from evalharness.env.images.registry import Registry, SharedBuilds, _PullFailed
 from evalharness.tasks.repos import RepoSource, bundle_commit, locate_offline
 from evalharness.tasks.specs import EnvSpec
 
@@ -148,6 +148,10 @@ class ImageBuilder:
         """A minimal Debian root filesystem as an image: pulled, else debootstrapped locally."""
         return self._ensure(os_image_tag(suite), lambda: make_os_image(self._registry, suite, sink), sink)
 
+    def share_builds(self, shared: SharedBuilds) -> None:
+        """Coordinate with the other nodes of a cluster: one builds a layer the registry lacks."""
+        self._registry.shared = shared
+
     def shared_name(self, tag: str) -> str:
         """`tag`'s name in the shared registry (tags are content hashes, so any node may reuse them)."""
         return self._registry.shared_name(tag)
@@ -220,8 +224,11 @@ class ImageBuilder:
                 return tag
             try:
                 built = build()
-            except EnvBuildError as exc:
-                memo.failure = exc
+            except BaseException as exc:
+                if self.config.registry:
+                    self._registry.release(tag)  # another node may build it
+                if isinstance(exc, EnvBuildError):
+                    memo.failure = exc
                 raise
             if self.config.registry:
                 self._registry.push_shared(tag, sink)

@@ -45,6 +45,7 @@ class BuildConfig:
     # A registry the harness's own images are shared through (host[:port][/prefix]), e.g. by the
     # nodes of a Ray cluster: a layer missing here is pulled from it, and one built here is pushed.
     registry: str | None = None
+    registry_wait: float = 120.0  # seconds the shared registry may not answer before a pull fails the instance
 
     @staticmethod
     def pip_env_from(environ: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -6,10 +6,15 @@ The node builds its images itself or pulls them from `--registry`. Results strea
 to the driver, which alone writes the run's files. A task whose worker or node dies is
 submitted again by the driver (up to `max_attempts` in all), so every instance ends as
 exactly one record.
+
+With `--registry`, a layer missing from the registry is built by one node only (the run's
+`BuildClaims` actor, shared_builds.py); the others pull it. The run's `nodes.json` says,
+per node, which instances ran there and which images it built and pulled.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -22,14 +27,16 @@ from typing import Iterator, Sequence
 
 from evalharness.core.errors import UserError
 from evalharness.run.executors.base import Finished
+from evalharness.run.executors.shared_builds import BuildClaims, ClaimsClient
 from evalharness.run.pipeline import PhaseGates, PipelineRecipe
-from evalharness.core.results import InstanceRecord, safe_name
+from evalharness.core.results import InstanceRecord, atomic_write, safe_name
 from evalharness.core.status import Status
 from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 
 RESOURCE = "docker"  # custom Ray resource: agent-session slots on a node with a Docker engine
+NODES_JSON = "nodes.json"  # in the run's folder: which node ran what, built what, pulled what
 
 
 class NodeSlots:
@@ -63,7 +70,7 @@ class NodeSlots:
 
 
 def run_on_node(recipe: PipelineRecipe, task: Task, attempt: int, eval_slots: int,
-                build_slots: int) -> tuple[InstanceRecord, dict[str, bytes]]:
+                build_slots: int, claims=None) -> tuple[InstanceRecord, dict[str, bytes]]:
     """The Ray task: the instance's pipeline on this node, its logs sent back as bytes."""
     import ray
 
@@ -75,8 +82,10 @@ def run_on_node(recipe: PipelineRecipe, task: Task, attempt: int, eval_slots: in
     scratch.mkdir(parents=True, exist_ok=True)
     logs_root = Path(tempfile.mkdtemp(prefix=f"{safe_name(task.instance_id)}.{attempt}.", dir=scratch))
     try:
-        record = recipe.pipeline(gates).run(task, logs_root, attempt=attempt,
-                                            worker=f"{socket.gethostname()} (ray node {node[:8]})")
+        pipeline = recipe.pipeline(gates)
+        if claims is not None:
+            pipeline.builder.share_builds(ClaimsClient(claims, socket.gethostname()))
+        record = pipeline.run(task, logs_root, attempt=attempt, worker=f"{socket.gethostname()} (ray node {node[:8]})")
         folder = logs_root / safe_name(task.instance_id)
         files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         return record, files
@@ -137,6 +146,13 @@ class RayExecutor:
         self._remote = ray.remote(run_on_node).options(num_cpus=0, resources={RESOURCE: 1}, max_retries=0)
         self._pending: dict = {}
         self._stopping = False
+        self._claims = None
+        if recipe.build.registry:  # on the driver's node: it lives as long as the run
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+            self._claims = ray.remote(BuildClaims).options(num_cpus=0, scheduling_strategy=here).remote()
+        self._ran: dict[str, list[str]] = {}  # node -> instances whose record came from there
 
     def run(self, tasks: Sequence[Task], logs_root: Path) -> Iterator[Finished]:
         ray = self.ray
@@ -149,14 +165,40 @@ class RayExecutor:
                     task, attempt = self._pending.pop(ref)
                     finished = self._collect(ref, task, attempt, recipe_ref)
                     if finished is not None:
+                        node = finished.record.worker.split(" (ray node")[0] or "(lost)"
+                        self._ran.setdefault(node, []).append(task.instance_id)
                         yield finished
         except BaseException:
             self.stop()
             raise
+        finally:
+            self._write_nodes(Path(logs_root).parent / NODES_JSON)
         self._clean_nodes()
 
+    def _write_nodes(self, path: Path) -> None:
+        """nodes.json: per node, the instances it ran and the images it built and pulled (merged
+        with an earlier driver's of the same run, which a resume adds to)."""
+        try:
+            old = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            old = {}
+        tally = {}
+        if self._claims is not None:
+            try:
+                tally = self.ray.get(self._claims.tally.remote(), timeout=30)
+            except Exception as exc:  # the driver's node is going down: keep what is known
+                log.warning("could not read the image tally: %s", exc)
+        nodes = {}
+        for name in sorted(set(old) | set(self._ran) | set(tally)):
+            before = old.get(name, {})
+            nodes[name] = {key: before.get(key, []) + now for key, now in (
+                ("instances", self._ran.get(name, [])), ("built", tally.get(name, {}).get("built", [])),
+                ("pulled", tally.get(name, {}).get("pulled", [])))}
+        if nodes:
+            atomic_write(path, json.dumps(nodes, indent=2).encode())
+
     def _submit(self, recipe_ref, task: Task, attempt: int):
-        return self._remote.remote(recipe_ref, task, attempt, self.eval_slots, self.build_slots)
+        return self._remote.remote(recipe_ref, task, attempt, self.eval_slots, self.build_slots, self._claims)
 
     def _collect(self, ref, task: Task, attempt: int, recipe_ref) -> Finished | None:
         from ray import exceptions as rex
