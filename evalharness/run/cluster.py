@@ -105,7 +105,7 @@ def _pid_alive(path: Path) -> int | None:
     return pid if _group(pid) else None
 
 
-def _stop_group(pgid: int, seconds: float = 30) -> None:
+def _stop_group(pgid: int, seconds: float = 10) -> None:
     """SIGTERM to a group this module started (its own session), SIGKILL to what outlives it."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -338,8 +338,7 @@ class Cluster:
             if pid:
                 _stop_group(pid)  # its own session: the head's raylet, GCS, ... with it
             (self.state / f"{what}.pid").unlink(missing_ok=True)
-        shutil.rmtree(self.state / "registry", ignore_errors=True)
-        (self.state / "cluster.json").unlink(missing_ok=True)
+        shutil.rmtree(self.state, ignore_errors=True)  # the registry's data, the head's logs
 
 
 def main(argv: list[str] | None = None) -> int:
