@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,22 +94,55 @@ def distribution(cluster, info, client) -> list[tuple[str, float]]:
             rows.append((f"pull on {len(nodes) - 1} node(s) at once", time.monotonic() - began))
         _in_node(nodes[1], "sh", "-c", "docker rmi -f $(docker images -q) >/dev/null 2>&1 || true")
         rows.append(("pull on 1 node alone", _warm(nodes[1], info.registry)))
-    # push alone: this host's images of the same tags (content-hashed) into a fresh repository
-    prefix = f"{info.local_registry}/push-{uuid.uuid4().hex[:6]}"
+    # push alone: this host's images of the same tags (content-hashed) into an empty registry
+    # of its own (the cluster's has the layers already: a push there uploads nothing)
     wanted = [t for t in tags if _present(client, t)]
-    began = time.monotonic()
-    for tag in wanted:
-        repo, version = f"{prefix}/{tag}".rsplit(":", 1)
-        client.images.get(tag).tag(repo, version)
-        for _ in client.images.push(repo, tag=version, stream=True, decode=True):
-            pass
-    rows.append((f"push once from this host ({len(wanted)} tags, layers shared)", time.monotonic() - began))
-    for tag in wanted:
-        try:
-            client.images.remove(f"{prefix}/{tag}")
-        except Exception:
-            pass
+    with EmptyRegistry() as registry:
+        began = time.monotonic()
+        for tag in wanted:
+            repo, version = f"{registry}/{tag}".rsplit(":", 1)
+            client.images.get(tag).tag(repo, version)
+            for line in client.images.push(repo, tag=version, stream=True, decode=True):
+                if line.get("error"):
+                    raise SystemExit(f"bench: push of {repo}:{version} failed: {line['error']}")
+        rows.append((f"push once from this host to an empty registry ({len(wanted)} tags, layers shared)",
+                     time.monotonic() - began))
+        for tag in wanted:
+            client.images.remove(f"{registry}/{tag}")
     return rows
+
+
+class EmptyRegistry:
+    """Debian's docker-registry on a free port with empty storage, for the time of a push."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-registry-"))
+        config = self.dir / "config.yml"
+        config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
+                          f"http:\n  addr: 127.0.0.1:{port}\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        import urllib.request
+
+        for _ in range(60):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        return f"127.0.0.1:{port}"
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _present(client, tag: str) -> bool:
@@ -194,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             model.close()
         cluster.spec = spec
         cluster.down()
+        shutil.rmtree(reports, ignore_errors=True)
     print(f"\n### Cluster on one machine (2 cores): {max(levels)} nodes up cold in {up_seconds:.0f} s "
           f"(node image cached)\n")
     print("| image distribution (built-in tasks: OS, base, env, 11 instance images) | seconds |")

@@ -292,6 +292,10 @@ class Cluster:
                                       ray=Path(sys.prefix) / "bin" / "ray", address=f"{gateway}:{self.spec.ray_port}",
                                       resource="docker", slots=self.spec.slots, cpus=os.cpu_count() or 1,
                                       store=self.spec.object_store_bytes)
+        # Ray keeps idle workers up to the node's CPU count and kills the rest; instances take
+        # no CPU (num_cpus=0), so without this each wave beyond 2 would start (and import the
+        # harness in) fresh worker processes: ~20 s a wave here.
+        node_env = {**RAY_ENV, "RAY_num_workers_soft_limit": str(self.spec.slots)}
         volume = f"{name}-docker"
         if not self.client.volumes.list(filters={"name": volume}):
             self.client.volumes.create(volume, labels=self.label)
@@ -299,7 +303,7 @@ class Cluster:
         # everything a dockerd inside needs, the host's cgroups included.
         self.client.containers.run(
             image, ["sh", "-c", command], name=name, hostname=name, detach=True, labels=self.label,
-            network=self.spec.prefix, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"], environment=RAY_ENV,
+            network=self.spec.prefix, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"], environment=node_env,
             security_opt=["seccomp=unconfined", "apparmor=unconfined"],
             volumes=_mounts() + [f"{volume}:/var/lib/docker", "/sys/fs/cgroup:/sys/fs/cgroup"],
             shm_size=self.spec.object_store_bytes * 2, devices=["/dev/fuse"] if Path("/dev/fuse").exists() else [],
@@ -308,7 +312,7 @@ class Cluster:
         return name
 
     def wait_for_nodes(self, info: ClusterInfo, n: int, seconds: float = 180) -> None:
-        """Until `n` nodes offering `docker` have joined (asked from a separate process)."""
+        """Until exactly `n` nodes offering `docker` are alive (asked from a separate process)."""
         probe = ("import ray,json;ray.init(address=%r,log_to_driver=False);"
                  "print(json.dumps(sorted(x['NodeManagerHostname'] for x in ray.nodes() "
                  "if x['Alive'] and x['Resources'].get('docker'))))" % info.address)
@@ -316,9 +320,11 @@ class Cluster:
         def joined() -> bool:
             out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                                  env={**os.environ, **RAY_ENV}, timeout=60)
-            return out.returncode == 0 and len(json.loads(out.stdout.strip().splitlines()[-1] or "[]")) >= n
+            return out.returncode == 0 and len(json.loads(out.stdout.strip().splitlines()[-1] or "[]")) == n
 
-        _wait(joined, seconds, f"{n} node(s) did not join the Ray head (docker logs {self.spec.node_name(1)})")
+        # Exactly n: a node just removed still counts as alive until its health checks fail
+        # (~20 s), and Ray would send it work until then.
+        _wait(joined, seconds, f"the Ray head did not see {n} node(s) alive (docker logs {self.spec.node_name(1)})")
 
     # ---- faults and down --------------------------------------------------------------
     def kill_node(self, i: int) -> None:
