@@ -161,8 +161,10 @@ class InstancePipeline:
         else:
             self._stopping.clear()
 
-    def run(self, task: Task, logs_root: Path, *, attempt: int = 1, worker: str = "") -> InstanceRecord:
-        """Run one task end to end; always returns a record (never raises)."""
+    def run(self, task: Task, logs_root: Path, *, attempt: int = 1, worker: str = "",
+            agent_result: AgentResult | None = None) -> InstanceRecord:
+        """Run one task end to end; always returns a record (never raises). `agent_result`: a patch
+        made elsewhere (an RL episode, evalharness/rl/): the agent phase is skipped, the rest is as for eval."""
         logs = InstanceLogs(Path(logs_root) / safe_name(task.instance_id))
         record = InstanceRecord(
             run_id=self.config.run_id,
@@ -181,7 +183,7 @@ class InstancePipeline:
         )
         start = time.monotonic()
         hits: dict[str, int] = {}
-        progress = _Progress()
+        progress = _Progress(agent=agent_result)
         try:
             if attempt > 1:  # an earlier try died with its containers still up
                 remove_run_containers(self.client, self.config.run_id, task.instance_id, run_key=self.config.run_key)
