@@ -70,16 +70,16 @@ class WarmPool:
         deadline = time.monotonic() + (self.acquire_timeout if timeout is None else timeout)
         with self._cond:
             self._waiting += 1
+            hit = None
             try:
                 while True:
                     self._check_open()
                     ready = self._ready.get(instance_id)
                     if ready:
-                        _, live = ready.popleft()
+                        _, hit = ready.popleft()
                         self._in_use += 1
                         self._hits += 1
-                        self._refill(instance_id)
-                        return live
+                        break
                     if self._alive() < self.size:
                         self._starting += 1
                         break
@@ -92,6 +92,9 @@ class WarmPool:
                     self._cond.wait(min(left, 1.0))
             finally:
                 self._waiting -= 1
+            if hit is not None:
+                self._refill(instance_id)
+                return hit
         try:
             live = self._start(instance_id)
         except BaseException:
