@@ -24,7 +24,13 @@ import pytest
 from evalharness.core.errors import EnvBuildError
 from evalharness.env.images import BuildConfig, ImageBuilder
 from evalharness.run.cluster import Cluster, ClusterSpec
-from evalharness.tasks.datasets import load_tasks
+from evalharness.agents import get_agent
+from evalharness.run.pipeline import RunConfig
+from evalharness.run.runner import Runner
+from evalharness.scorers import get_scorer
+from evalharness.tasks.datasets import default_tasks_dir, load_tasks
+from evalharness.tasks.repos import BuiltinRepos
+from evalharness.tasks.specs import SpecRegistry
 
 pytestmark = [pytest.mark.docker, pytest.mark.ray, pytest.mark.cluster]
 
@@ -156,6 +162,18 @@ def test_pulls_retry_while_the_registry_is_down_then_fail_the_instance(cluster, 
         quick = ImageBuilder(docker_client, BuildConfig(cache_dir=tmp_path, registry=registry, registry_wait=3), [])
         with pytest.raises(EnvBuildError, match="did not answer"):
             quick._registry.pull_shared(tag, lines.append)
+        # As a run sees it: the instance is env_build_failed, saying why, and the run completes.
+        # (A base image of its own makes every tag new, so nothing is found locally.)
+        task = TASKS[0]
+        config = BuildConfig(cache_dir=tmp_path, registry=registry, registry_wait=3, base_image=f"{tag}-none")
+        builder = ImageBuilder(docker_client, config, [BuiltinRepos(default_tasks_dir() / "repos", tmp_path)])
+        run = RunConfig(run_id=f"registry-down-{uuid.uuid4().hex[:6]}", dataset="builtin", agent="gold",
+                        reports_dir=tmp_path / "reports")
+        outcome = Runner(run, client=docker_client, builder=builder, specs=SpecRegistry.from_files(
+            [default_tasks_dir() / "specs.toml"]), agent=get_agent("gold"), scorer=get_scorer("tests")).run(
+            [task], progress=False)
+        (record,) = outcome.records
+        assert record.status == "env_build_failed" and "did not answer" in record.error, record.error
     finally:
         cluster.start_registry()
         for name in (tag, f"{registry}/{tag}"):
