@@ -12,11 +12,26 @@ BENCH_ARGS ?=
 
 .PHONY: install docker chromium eval test test-unit bench report nightly cluster-up cluster-down clean
 
+## one install at a time into one venv (flock: a second `make` waits, then finds it done); pip's whole
+## output goes to $(VENV)/pip.log, and all of it but the site's pip-config noise (a missing
+## extra-index folder, said once per package) is shown, errors included
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $@
+	@mkdir -p $(VENV)
+	@exec 9>$(VENV)/.install.lock; flock 9; \
+	if [ -f $@ ] && [ $@ -nt pyproject.toml ]; then exit 0; fi; \
+	export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_WARN_SCRIPT_LOCATION=1 PIP_NO_INPUT=1 \
+		PYTHONWARNINGS='ignore:Editable installation'; \
+	noise="^WARNING: Location '.*' is ignored|^WARNING: The directory .* is not owned|^\[notice\]"; \
+	pip() { echo "$(BIN)/pip $$*" >>$(VENV)/pip.log; \
+		if $(BIN)/pip "$$@" >$(VENV)/pip.out 2>&1; then status=0; else status=$$?; fi; \
+		cat $(VENV)/pip.out >>$(VENV)/pip.log; grep -Ev "$$noise" $(VENV)/pip.out >&2 || true; \
+		if [ $$status -ne 0 ]; then echo "make install: pip failed (exit $$status); log: $(VENV)/pip.log" >&2; \
+			exit $$status; fi; }; \
+	: >$(VENV)/pip.log; \
+	$(PYTHON) -m venv $(VENV) && \
+	pip install -q --upgrade pip && \
+	pip install -q -e '.[test]' && \
+	rm -f $(VENV)/pip.out && touch $@
 
 install: $(VENV)/.installed
 
