@@ -25,6 +25,7 @@ from typing import Any, Optional
 from openenv.core.env_server import Action, Environment, Observation, State, create_app
 from openenv.core.env_server.types import ConcurrencyConfig
 from pydantic import Field
+from starlette.websockets import WebSocketDisconnect
 
 from evalharness.rl.types import Action as ToolAction
 
@@ -108,7 +109,11 @@ class TokenGate:
                         "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
             await send({"type": "http.response.body", "body": b"missing or wrong token\n"})
             return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except WebSocketDisconnect:  # OpenEnv closes a socket its client closed already: nothing is wrong
+            if scope["type"] != "websocket":
+                raise
 
     def _allowed(self, headers: dict[bytes, bytes]) -> bool:
         auth = headers.get(b"authorization", b"").decode("latin-1")
