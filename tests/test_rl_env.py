@@ -104,3 +104,13 @@ def test_max_steps_ends_the_episode_graded(docker_client, cache_dir):
         assert not env.step({"tool": "bash", "arguments": {"command": "true"}}).done
         result = env.step({"tool": "bash", "arguments": {"command": "true"}})
         assert result.done and result.truncated and result.reward == 0.0
+
+
+def test_a_policy_that_stops_its_container_ends_the_episode_unsolved(hub, docker_client):
+    with hub.make() as env:
+        env.reset(TASK)
+        result = env.step({"tool": "bash", "arguments": {"command": "kill 1; sleep 5"}})
+        if not result.done:  # the shell answered before the container stopped: the next call finds it gone
+            result = env.step({"tool": "bash", "arguments": {"command": "true"}})
+    assert result.done and result.reward == 0.0
+    assert "shell failed" in result.observation.text and "shell failed" in result.info["error"]

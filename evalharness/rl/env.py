@@ -39,6 +39,7 @@ from evalharness.agents.tools import TOOLS, ToolBox
 from evalharness.core.task import Task
 from evalharness.env.docker import ContainerLimits, remove_run_containers
 from evalharness.env.images import ImageBuilder
+from evalharness.env.transport import ShellError
 from evalharness.rl.live import LiveEnv, start_live
 from evalharness.rl.pool import WarmPool
 from evalharness.rl.types import (
@@ -206,7 +207,12 @@ class SWEEnv:
             raise ForeignActionError(f"the action is for episode {action.episode_id}, but this environment runs "
                                      f"episode {self.episode_id}")
         self.steps += 1
-        obs = self._box.call(action.tool, action.arguments)
+        try:
+            obs = self._box.call(action.tool, action.arguments)
+        except ShellError as exc:  # the container is gone (the policy stopped it): the episode ends, unsolved
+            text = f"Error: the environment's shell failed ({exc}); the episode ends"
+            return self._finish(Observation(episode_id=self.episode_id, instance_id=self.task.instance_id,
+                                            text=text, step=self.steps), truncated=False, broken=str(exc))
         self._tool_seconds += obs.seconds
         observation = Observation(episode_id=self.episode_id, instance_id=self.task.instance_id, text=obs.output,
                                   step=self.steps, exit_code=obs.exit_code)
@@ -230,14 +236,15 @@ class SWEEnv:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _finish(self, observation: Observation, truncated: bool) -> StepResult:
+    def _finish(self, observation: Observation, truncated: bool, broken: str | None = None) -> StepResult:
         live, task = self._live, self.task
         began = time.monotonic()
-        try:
-            patch = collect_patch(lambda cmd: live.shell.run(cmd, timeout=300), task.base_commit)
-            problem = None
-        except RuntimeError as exc:
-            patch, problem = "", f"could not collect the patch: {exc}"
+        patch, problem = "", (f"the environment's shell failed: {broken}" if broken else None)
+        if broken is None:
+            try:
+                patch = collect_patch(lambda cmd: live.shell.run(cmd, timeout=300), task.base_commit)
+            except (RuntimeError, ShellError) as exc:
+                problem = f"could not collect the patch: {exc}"
         self._end()  # the episode's container goes back before the (slow) test run
         grade = self.hub.grade(task, patch, self.episode_id)
         info = {**asdict(grade), "truncated": truncated, "steps": self.steps,
