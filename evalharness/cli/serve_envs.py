@@ -43,6 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     s.add_argument("--max-steps", type=int, default=100, help="tool calls per episode before it is graded (default 100)")
     s.add_argument("--command-timeout", type=float, default=120, help="seconds per bash command (default 120)")
     s.add_argument("--logs-dir", type=Path, help="keep each episode's grading logs here (default: not kept)")
+    s.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="environments on this machine (default), or on every Ray node offering `docker`")
+    s.add_argument("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else a new local one "
+                                         "offering this machine's Docker for --max-envs environments)")
     g = p.add_argument_group("tasks")
     g.add_argument("--dataset", default="builtin", help="builtin | verified | lite | full | HF name | file")
     g.add_argument("--split", default="test", help="split of a Hugging Face dataset")
@@ -69,24 +73,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalharness.cli.common import _environment, _limits, _select, log
+    from evalharness.cli.common import _limits, _select, log
 
     try:
         from evalharness.rl.server import EnvServer
     except ImportError as exc:
         raise UserError(f"serve-envs needs the rl extra ({exc.name} is missing): pip install 'evalharness[rl]'") from None
-    from evalharness.rl.env import EnvConfig, EnvHub
+    from evalharness.rl.env import EnvConfig
 
     for name in ("max_envs", "warm", "max_steps", "port"):
         if getattr(args, name) < (1 if name != "warm" else 0):
             raise UserError(f"--{name.replace('_', '-')} must be positive")
     tasks = _select(args)
-    builder, specs, client = _environment(args)
     token = args.token or secrets.token_hex(16)
     config = EnvConfig(run_id=f"serve-envs-{os.getpid()}", limits=_limits(args), pool_size=args.max_envs,
                        warm=args.warm, idle_timeout=args.idle_timeout, max_steps=args.max_steps,
                        command_timeout=args.command_timeout, logs_dir=args.logs_dir)
-    with EnvHub(tasks, client=client, builder=builder, specs=specs, config=config) as hub:
+    with _hub(args, tasks, config) as hub:
         server = EnvServer(hub, token=token, host=args.host, port=args.port, max_envs=args.max_envs,
                            reap_timeout=args.reap_timeout)
         shown = token if not args.token else "<--token>"
@@ -96,3 +99,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"serve-envs: http://rl:{shown}@{args.host}:{args.port} ({len(tasks)} tasks)", flush=True)
         server.serve()
     return 0
+
+
+def _hub(args, tasks, config):
+    """The environments: a hub on this machine, or one per Ray node offering `docker`."""
+    from evalharness.cli.common import _build_setup, _environment
+    from evalharness.rl.env import EnvHub
+
+    if args.executor == "local":
+        builder, specs, client = _environment(args)
+        return EnvHub(tasks, client=client, builder=builder, specs=specs, config=config)
+    try:
+        from evalharness.rl.ray_envs import HubRecipe, RayEnvHub
+        from evalharness.run.executors.ray import connect
+    except ImportError as exc:
+        raise UserError(f"--executor ray needs the ray extra ({exc.name} is missing): pip install 'evalharness[ray]'") from None
+    build, sources, specs = _build_setup(args)
+    local = not (args.ray_address or os.environ.get("RAY_ADDRESS"))  # a new local cluster: this machine's Docker
+    connect(args.ray_address, **({"resources": {"docker": args.max_envs}} if local else {}))
+    return RayEnvHub(HubRecipe(tasks=tasks, build=build, specs=specs, repo_sources=sources, config=config))
