@@ -460,7 +460,7 @@ def test_log_parsers_stay_linear_on_hostile_lines():
     for name in ("pytest", "parse_log_pytest", "django", "sympy", "requests", "matplotlib"):
         start = time.monotonic()
         LOG_PARSERS[name](hostile)
-        assert time.monotonic() - start < 5, name
+        assert time.monotonic() - start < 30, name  # the old patterns: minutes (hours at 100 kB), not seconds
 
 
 # ================================================================ datasets and predictions

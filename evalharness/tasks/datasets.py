@@ -249,8 +249,9 @@ def _one_line(exc: BaseException) -> str:
 def _load_hf(name: str, split: str) -> list[Task]:
     label = f"{name} [{split}]"
     if _env_true("HF_HUB_OFFLINE") or _env_true("HF_DATASETS_OFFLINE"):
-        # The library fails fast by itself in offline mode (or serves its cache).
-        rows = _hf_rows(name, split, force_offline=False)
+        # Offline asked for: the cache only. Forced, not left to the library, which reads the
+        # variables once at import and would retry the Hub if they were set after it.
+        rows = _hf_rows(name, split, force_offline=True, problem="offline mode (HF_HUB_OFFLINE)")
     else:
         problem = _hub_problem(name)
         rows = _hf_rows(name, split, force_offline=problem is not None, problem=problem)
