@@ -263,3 +263,27 @@ def test_the_trajectory_shows_the_editor_arguments(tmp_path):
     assert '<span class="action">str_replace</span><span class="path">/testbed/m.py</span>' in page
     assert '<span class="del">-return x</span><span class="add">+return x + 1</span>' in page
     assert "<dt>view_range</dt><dd>[1, 9]</dd>" in page
+
+
+def test_a_long_test_list_folds_its_passing_tests_and_reads_cut_ids(tmp_path):
+    passing = [f"tests/t.py::test_p{i}" for i in range(50)]
+    data = _dataset(tmp_path / "tasks.jsonl", {"l-1": (["tests/t.py::test_f[a", "tests/t.py::test_g[x"], passing)})
+    run_dir = make_run(tmp_path / "runs", "r", rows_from({"l-1": "unresolved"}), dataset=str(data))
+    statuses = {t: "PASSED" for t in passing} | {"tests/t.py::test_f[a b]": "PASSED", "tests/t.py::test_f[a c]": "FAILED",
+                                                 "tests/t.py::test_g[x y]": "PASSED"}
+    _write_logs(run_dir, "l-1", test_statuses__json=json.dumps(statuses))
+    page = (build_site([load_run(run_dir)], tmp_path / "site").parent / "runs" / "r" / "i" / "l-1.html").read_text()
+    # a dataset id cut at its first space stands for every test it may mean (grading.py's rule)
+    assert _cells(page, "tests")[1:] == [["tests/t.py::test_f[a", "FAIL_TO_PASS", "FAILED/PASSED", "fails"]]
+    folded = _cells(page, "tests-passing")[1:]
+    assert len(folded) == 51 and folded[0] == ["tests/t.py::test_g[x", "FAIL_TO_PASS", "PASSED", "passes"]
+    assert "51 passing tests" in page
+
+
+def test_a_resolved_instance_folds_its_all_passing_table(tmp_path):
+    data = _dataset(tmp_path / "tasks.jsonl", {"ok-1": (["t::a"], ["t::b"])})
+    run_dir = make_run(tmp_path / "runs", "r", rows_from({"ok-1": "resolved"}), dataset=str(data))
+    _write_logs(run_dir, "ok-1", test_statuses__json=json.dumps({"t::a": "PASSED", "t::b": "PASSED"}))
+    page = (build_site([load_run(run_dir)], tmp_path / "site").parent / "runs" / "r" / "i" / "ok-1.html").read_text()
+    assert "<summary>all 2 listed tests pass</summary>" in page and len(_cells(page, "tests")) == 3
+    assert " open>" not in page  # no log is the one that says why
