@@ -1,7 +1,8 @@
 """RL environments: reset latency (warm pool vs a cold container), step overhead (serve-envs vs the
-in-process API), and what one environment costs, on a built-in task's image, in one run:
+in-process API), and what one environment costs, on a built-in task's image; then rollouts per
+minute of `evalharness rollout` at 64 concurrent environments; in one run:
 
-    .venv/bin/python -m benchmarks.bench_rl [--resets 10] [--steps 100]
+    .venv/bin/python -m benchmarks.bench_rl [--resets 10] [--steps 100] [--rollout-concurrency 64]
 
 Each section is a function printing a markdown table; main() calls them in order (add a section
 as one more function and one more call).
@@ -14,8 +15,10 @@ import os
 import platform
 import secrets
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from benchmarks.common import CACHE, docker_client
 from evalharness.env.images import BuildConfig, ImageBuilder
@@ -132,16 +135,92 @@ def step_overhead(client, n: int) -> None:
     print(f"\nserver overhead (median difference): {(statistics.median(served) - statistics.median(local)) * 1000:.1f} ms\n")
 
 
+# ---- rollouts: the `rollout` command at 64 concurrent environments --------------------------------
+ROLLOUT_COMMAND = "echo step {turn} >> bench_notes.txt && ls | head -3"  # leaves a patch: each rollout is graded
+
+
+def rollouts_per_minute(concurrency: int = 64, latency: float = 2.0, turns: int = 10, group_size: int = 8,
+                        tasks: int = 8) -> dict:
+    """`evalharness rollout` as a trainer runs it (its own process, the real pipeline: a container
+    per rollout, the llm agent through the gateway with token ids asked for, the tests in a fresh
+    container) against tests/fake_llm.py answering after `latency` s and scripting `turns` turns
+    (`turns - 1` bash calls that leave a patch, then submit). `tasks` x `group_size` rollouts
+    (the built-in tasks), `concurrency` at once. Ideal: every rollout takes turns x latency and
+    the waves follow each other with nothing in between; efficiency = ideal / measured wall time."""
+    import math
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from benchmarks.bench_agent import FAKE_LLM, ROOT, busy_fraction, machine_cpu, steal
+    from benchmarks.bench_gateway import Child
+
+    server = Child([sys.executable, str(FAKE_LLM), "--asyncio", "--port", "0", "--latency", str(latency),
+                    "--turns", str(turns), "--command", ROLLOUT_COMMAND, "--model", "policy"], r" at (http\S+)")
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-rollout-") as reports:
+            ids = ",".join(t.instance_id for t in load_tasks("builtin")[:tasks])
+            argv = [sys.executable, "-m", "evalharness.cli", "rollout", "--policy-url", server.found.group(1),
+                    "--group-size", str(group_size), "--workers", str(concurrency), "--token-ids", "vllm",
+                    "--max-turns", str(turns + 5), "--instance-ids", ids, "--reports-dir", reports,
+                    "--run-id", "bench-rollout", "--no-progress"]
+            before = machine_cpu()
+            time.sleep(1)
+            background = busy_fraction(before, machine_cpu())
+            machine0, steal0, began = machine_cpu(), steal(), time.monotonic()
+            child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            _, status, usage = os.wait4(child.pid, 0)
+            wall = time.monotonic() - began
+            busy, stolen = busy_fraction(machine0, machine_cpu()), busy_fraction(steal0, steal())
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if child.returncode:
+                raise SystemExit(f"bench: the rollout run failed (exit {child.returncode}): "
+                                 f"{child.stderr.read()[-2000:] if child.stderr else ''}")
+            rows = pq.read_table(Path(reports) / "bench-rollout" / "rollouts.parquet").to_pylist()
+    finally:
+        server.stop()
+    n = len(rows)
+    ideal = math.ceil(n / concurrency) * turns * latency
+    agent = statistics.mean(r["agent_seconds"] for r in rows)
+    return {"rollouts": n, "concurrency": concurrency, "latency": latency, "turns": turns, "wall": wall,
+            "per_minute": 60 * n / wall, "ideal_per_minute": 60 * n / ideal, "efficiency": ideal / wall,
+            "agent_efficiency": turns * latency / agent, "agent_s": agent,
+            "env_s": statistics.median(r["env_seconds"] for r in rows),
+            "eval_s": statistics.median(r["eval_seconds"] for r in rows),
+            "harness_cpu_ms": 1000 * (usage.ru_utime + usage.ru_stime) / n,
+            "token_id_turns": sum(r["token_id_turns"] for r in rows), "model_turns": sum(r["turns"] for r in rows),
+            "statuses": sorted({r["status"] for r in rows}), "background": background, "busy": busy,
+            "steal": stolen}
+
+
+def print_rollouts(row: dict) -> None:
+    print(f"\nrollouts per minute, {row['concurrency']} concurrent environments, fixed-latency fake policy "
+          f"({row['latency']:g} s a turn, {row['turns']} turns; {row['rollouts']} rollouts of the built-in tasks, "
+          "each graded in a fresh container)")
+    print("| rollouts/min | ideal | efficiency | agent-phase efficiency | env / eval s (median) | harness CPU ms/rollout "
+          "| turns with token ids |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {row['per_minute']:.1f} | {row['ideal_per_minute']:.1f} | {row['efficiency']:.2f} | "
+          f"{row['agent_efficiency']:.2f} | {row['env_s']:.1f} / {row['eval_s']:.1f} | {row['harness_cpu_ms']:.0f} | "
+          f"{row['token_id_turns']}/{row['model_turns']} |")
+    print(f"statuses: {', '.join(row['statuses'])}; machine busy {row['busy']:.0%} (the second before: "
+          f"{row['background']:.0%}), stolen {row['steal']:.0%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resets", type=int, default=10)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rollout-concurrency", type=int, default=64, help="rollouts at once (8 x 8 of them if 64)")
     args = parser.parse_args(argv)
     client = docker_client()
     print(f"RL environments, {platform.node()}, {os.cpu_count()} CPUs\n")
     reset_latency(client, args.resets)
     reuse_alternatives(client, max(3, args.resets // 2))
     step_overhead(client, args.steps)
+    side = max(1, round(args.rollout_concurrency ** 0.5))
+    print_rollouts(rollouts_per_minute(args.rollout_concurrency, group_size=side,
+                                       tasks=max(1, -(-args.rollout_concurrency // side))))
     return 0
 
 
