@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import posixpath
+import select
 import shlex
 import tarfile
 import time
@@ -153,7 +154,7 @@ class DockerEnvironment:
         exec_id = self._api.exec_create(
             self.container.id, timeout_wrapped(command, timeout), workdir=workdir or self.workdir
         )["Id"]
-        output = self._api.exec_start(exec_id)
+        output = self._output(exec_id)
         code = self._exit_code(exec_id)
         seconds = time.monotonic() - start
         return ExecResult(
@@ -162,6 +163,34 @@ class DockerEnvironment:
             timed_out=killed_for_time(code, seconds, timeout),
             seconds=seconds,
         )
+
+    def _output(self, exec_id: str) -> bytes:
+        """Everything the exec printed, read from its socket to the end. Not docker-py's own
+        reader: on a retryable socket error (EAGAIN, EINTR) it ends the output as if at EOF, which
+        a loaded machine turned into an empty output for a command that ran (a test log lost)."""
+        raw = self._api.exec_start(exec_id, socket=True)
+        sock = getattr(raw, "_sock", raw)
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        frames, out = bytearray(), bytearray()
+        try:
+            while True:
+                poller.poll()  # no bound here: the command's own `timeout` ends it
+                try:
+                    chunk = sock.recv(1 << 16)
+                except (BlockingIOError, InterruptedError, TimeoutError):
+                    continue
+                if not chunk:
+                    return bytes(out)
+                frames += chunk
+                out += deframe(frames)
+        finally:
+            for close in (sock.close, getattr(raw, "close", None)):
+                try:
+                    if close is not None:
+                        close()
+                except OSError:
+                    pass
 
     def _exit_code(self, exec_id: str) -> int:
         """The exec's exit code. On a loaded engine the inspect that follows the end of the output
@@ -367,16 +396,8 @@ class DockerTransport:
         chunk = self._sock.recv(1 << 16)
         if not chunk:
             return None
-        buf = self._frames
-        buf += chunk
-        out = bytearray()
-        while len(buf) >= 8:
-            size = int.from_bytes(buf[4:8], "big")
-            if len(buf) < 8 + size:
-                break
-            out += buf[8:8 + size]
-            del buf[:8 + size]
-        return bytes(out)
+        self._frames += chunk
+        return deframe(self._frames)
 
     def exit_code(self) -> int | None:
         deadline = time.monotonic() + 5
@@ -400,3 +421,18 @@ class DockerTransport:
                     close()
             except OSError:
                 pass
+
+
+def deframe(buf: bytearray) -> bytes:
+    """The payloads of the whole frames at the start of `buf` (removed from it), in order.
+
+    Without a TTY the engine multiplexes stdout and stderr in frames with an 8-byte header
+    (stream, 0, 0, 0, big-endian length); both are wanted merged, so only payloads are kept."""
+    out = bytearray()
+    while len(buf) >= 8:
+        size = int.from_bytes(buf[4:8], "big")
+        if len(buf) < 8 + size:
+            break
+        out += buf[8:8 + size]
+        del buf[:8 + size]
+    return bytes(out)
