@@ -58,7 +58,9 @@ test-unit: install
 
 ## speed figures (printed as markdown tables): shell session vs docker exec; the model gateway's
 ## overhead per request vs calling the model directly; agent throughput at
-## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~16 min; BENCH_ARGS="--concurrency 1,8")
+## 1-256 sessions, 0.5 s and 2 s per model call (256 containers, ~16 min; BENCH_ARGS="--concurrency 1,8");
+## RL: reset warm vs cold, step in process vs through serve-envs, rollouts per minute at 64;
+## a local cluster of 1, 2 and 3 nodes, and image distribution through its registry
 bench: install docker
 	$(BIN)/python -m benchmarks.bench_shell
 	$(BIN)/python -m benchmarks.bench_gateway
