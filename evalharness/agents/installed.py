@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import shlex
 import threading
-import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +33,7 @@ from typing import Any, Callable
 
 import jinja2
 
+from evalharness.agents.gateway_user import UsesGateway
 from evalharness.agents.base import AgentResult, Usage
 from evalharness.agents.cli_agents import (  # noqa: F401 - AGENT_ROOT, NODE_VERSION: imported from here by older code
     AGENT_ROOT,
@@ -65,7 +65,7 @@ DISK_POLL_SECONDS = 2.0  # how often the container's writable layer is measured 
 _EXIT_MARK = "evalharness-cli-exit"
 
 
-class InstalledAgent:
+class InstalledAgent(UsesGateway):
     """A CLI agent (CLI_AGENTS) on one model endpoint; shared by the run's workers."""
 
     def __init__(self, spec: CLIAgentSpec, model: ModelConfig, api_key: str,
@@ -123,19 +123,6 @@ class InstalledAgent:
     def session(self, task: Task) -> Iterator[CLISession]:
         with self.gateway().open_session(task.instance_id, max_cost=self.limits.max_cost) as gateway_session:
             yield CLISession(self, task, gateway_session)
-
-    def gateway(self) -> Any:
-        """This process's model gateway, started on first use (one per process: the sockets are local)."""
-        with self._lock:
-            if self._gateway is None:
-                if self._gateway_factory is not None:
-                    self._gateway = self._gateway_factory()
-                else:
-                    from evalharness.model.gateway import ModelGateway
-
-                    self._gateway = ModelGateway(self.model, self._api_key, limiter=self._limiter)
-                weakref.finalize(self, self._gateway.close)
-            return self._gateway
 
     def prompt(self, task: Task, workdir: str) -> str:
         templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(self._prompts_dir)),

@@ -112,7 +112,7 @@ class Server:
     def start(self) -> str:
         """Launch and wait until /v1/models lists the model; returns the base URL."""
         self._check_installed()
-        if _port_open(self.serve.host, self.serve.port):
+        if port_open(self.serve.host, self.serve.port):
             raise ServeError(
                 f"{self.serve.host}:{self.serve.port} is already in use (another server?); "
                 f"stop it, or set a different port in [models.{self.config.name}.serve]"
@@ -260,7 +260,8 @@ def _models_listed(url: str, model: str, last: str) -> tuple[bool, str]:
     return False, f"it lists {ids} but not {model!r}"
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at host:port (a server up, a port taken)."""
     try:
         with socket.create_connection((host, port), timeout=1):
             return True

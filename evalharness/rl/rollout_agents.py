@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from evalharness.agents.gateway_user import UsesGateway
 from evalharness.agents.base import Agent, AgentResult
 from evalharness.agents.llm_agent import AgentLimits, LLMAgent
 from evalharness.core.task import Task
@@ -34,7 +34,7 @@ def _jsonl(events: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(e, default=str, ensure_ascii=False) + "\n" for e in events)
 
 
-class GatewayLLMAgent:
+class GatewayLLMAgent(UsesGateway):
     """The built-in agent (`LLMAgent`) whose client talks to a gateway session of its own per
     run; shared by the rollout's workers (the gateway is this process's, started on first use)."""
 
@@ -52,18 +52,6 @@ class GatewayLLMAgent:
 
     def settings(self) -> dict[str, Any]:
         return {**LLMAgent(self.model, None, self.limits).settings(), "gateway": True}  # type: ignore[arg-type]
-
-    def gateway(self) -> Any:
-        with self._lock:
-            if self._gateway is None:
-                if self._gateway_factory is not None:
-                    self._gateway = self._gateway_factory()
-                else:
-                    from evalharness.model.gateway import ModelGateway
-
-                    self._gateway = ModelGateway(self.model, self._api_key, limiter=self._limiter)
-                weakref.finalize(self, self._gateway.close)
-            return self._gateway
 
     def close(self) -> None:
         with self._lock:

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -36,6 +35,7 @@ import docker.errors
 
 from evalharness.core.errors import UserError
 from evalharness.env.images import BuildConfig, ImageBuilder
+from evalharness.model.serve import port_open
 
 CLUSTER_LABEL = "evalharness.cluster"
 NODE_DOCKERFILE = """FROM {os_image}
@@ -135,14 +135,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _mounts() -> list[str]:
     """This Python, this venv and (an editable install's) source tree: read-only on each node."""
     import evalharness
@@ -231,7 +223,7 @@ class Cluster:
     def _start_head(self, gateway: str) -> None:
         if _pid_alive(self.state / "head.pid"):
             return
-        if _port_open(gateway, self.spec.ray_port):
+        if port_open(gateway, self.spec.ray_port):
             raise UserError(f"cluster: port {self.spec.ray_port} is taken (not by this cluster's Ray head)")
         ray = Path(sys.prefix) / "bin" / "ray"
         # Its own temp dir: a plain ray.init() elsewhere on this host must not find and join it.
@@ -241,7 +233,7 @@ class Cluster:
         with open(self.state / "head.log", "ab") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env={**os.environ, **RAY_ENV})
         (self.state / "head.pid").write_text(str(proc.pid))
-        _wait(lambda: _port_open(gateway, self.spec.ray_port), 90,
+        _wait(lambda: port_open(gateway, self.spec.ray_port), 90,
               f"the Ray head did not listen on {gateway}:{self.spec.ray_port} (see {self.state}/head.log)")
         self.say(f"ray head: {gateway}:{self.spec.ray_port} (pid {proc.pid})")
 
