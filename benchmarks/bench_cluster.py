@@ -117,18 +117,15 @@ class EmptyRegistry:
 
     def __enter__(self) -> str:
         import socket
+        import urllib.request
+
+        from evalharness.run.cluster import serve_registry
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.dir = Path(tempfile.mkdtemp(prefix="bench-registry-"))
-        config = self.dir / "config.yml"
-        config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
-                          f"http:\n  addr: 127.0.0.1:{port}\n")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        import urllib.request
-
+        self.proc = serve_registry(self.dir, f"127.0.0.1:{port}")
         for _ in range(60):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
@@ -138,8 +135,6 @@ class EmptyRegistry:
         return f"127.0.0.1:{port}"
 
     def __exit__(self, *exc) -> None:
-        import shutil
-
         self.proc.terminate()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 import docker
 import docker.errors
@@ -135,6 +135,19 @@ def _answers(url: str) -> bool:
         return False
 
 
+def serve_registry(folder: Path, addr: str, out: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen:
+    """Debian's docker-registry serving the images in `folder`/registry at `addr` (host:port),
+    its output to `out`, in a session of its own (a Ctrl-C of the caller leaves it to its stop).
+    Returns at once: whoever needs it waits for `http://addr/v2/` to answer."""
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        raise UserError("cluster: Debian's docker-registry is not installed (apt-get install docker-registry)")
+    config = folder / "registry.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'registry'}\n"
+                      f"  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n")
+    return subprocess.Popen([exe, "serve", str(config)], stdout=out, stderr=out, start_new_session=True)
+
+
 def _mounts() -> list[str]:
     """This Python, this venv and (an editable install's) source tree: read-only on each node."""
     import evalharness
@@ -199,18 +212,11 @@ class Cluster:
         if _answers(url):
             raise UserError(f"cluster: port {self.spec.registry_port} is taken by another registry "
                             f"(not this cluster's); pass --registry-port")
-        exe = shutil.which("docker-registry")
-        if exe is None:
-            raise UserError("cluster: Debian's docker-registry is not installed (apt-get install docker-registry)")
-        data = self.state / "registry"
-        config = self.state / "registry.yml"
-        config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {data}\n"
-                          f"  delete:\n    enabled: true\nhttp:\n  addr: 0.0.0.0:{self.spec.registry_port}\n")
         with open(self.state / "registry.log", "ab") as out:
-            proc = subprocess.Popen([exe, "serve", str(config)], stdout=out, stderr=out, start_new_session=True)
+            proc = serve_registry(self.state, f"0.0.0.0:{self.spec.registry_port}", out)
         (self.state / "registry.pid").write_text(str(proc.pid))
         _wait(lambda: _answers(url), 30, f"the registry did not answer at {url} (see {self.state}/registry.log)")
-        self.say(f"registry: {self.local_registry} (pid {proc.pid}, data in {data})")
+        self.say(f"registry: {self.local_registry} (pid {proc.pid}, data in {self.state / 'registry'})")
 
     def stop_registry(self) -> None:
         """The registry goes away (a fault for the tests); `start_registry` brings it back, data kept."""
