@@ -169,3 +169,42 @@ def _fake_run(run_dir: Path, tasks, planned: int) -> None:
     store = ResultStore(run_dir)
     for task in tasks:
         store.add(_record(task.instance_id))
+
+
+SPAM_CTRL_C = r'''
+import atexit, os, signal, sys, threading, time
+import evalharness.cli as cli
+
+def spam():  # Ctrl-C held down: one every half millisecond until the process is gone
+    time.sleep(0.05)
+    while True:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.0005)
+
+def interrupted(args):
+    threading.Thread(target=spam, daemon=True).start()
+    atexit.register(time.sleep, 0.3)  # a shutdown that takes a while, as closing clients does
+    raise KeyboardInterrupt("run r keeps the 0 instance(s) that finished")
+
+parser = cli.build_parser()
+real = parser.parse_args
+parser.parse_args = lambda argv=None: (lambda a: (setattr(a, "func", interrupted), a)[1])(real(["tasks"]))
+cli.build_parser = lambda: parser
+sys.exit(cli.main([]))
+'''
+
+
+def test_ctrl_c_after_the_interrupted_line_does_not_kill_the_exit(tmp_path):
+    """More Ctrl-Cs while the process shuts down (the CI flake: exit -2 after the line was printed)
+    leave it exiting 130 with the one line and no traceback."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "spam.py"
+    script.write_text(SPAM_CTRL_C)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "evalharness: interrupted: run r keeps the 0 instance(s) that finished; run the same command to resume"]

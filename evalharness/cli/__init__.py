@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 from evalharness.cli.build import cmd_build, cmd_tasks
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141
     except KeyboardInterrupt as exc:  # one line, no traceback; the runner says what it kept
+        # The process is leaving: a further Ctrl-C is no news. Ignored, not handled, because the
+        # interpreter's shutdown puts Python handlers back to the default, and a Ctrl-C landing then
+        # would kill the process by signal (exit -2, not 130) after the line below was printed.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         kept = str(exc) or "finished instances are kept"
         print(f"evalharness: interrupted: {kept}; run the same command to resume", file=sys.stderr)
         return 130
