@@ -86,7 +86,7 @@ def test_gold_resolves_every_builtin_task_on_two_nodes_each_image_built_once(clu
     assert sorted(r["instance_id"] for r in rows) == sorted(t.instance_id for t in TASKS)
     assert all(r["status"] == "resolved" for r in rows), [(r["instance_id"], r["error"]) for r in rows]
     assert {_node_of(r) for r in rows} == set(cluster.info.nodes)  # both nodes ran instances
-    nodes = json.loads((tmp_path / "gold-2nodes" / "nodes.json").read_text())
+    nodes = json.loads((tmp_path / "gold-2nodes" / "run.json").read_text())["nodes"]  # which node ran what
     assert {n: sorted(v["instances"]) for n, v in nodes.items()} == {
         n: sorted(r["instance_id"] for r in rows if _node_of(r) == n) for n in cluster.info.nodes}
     built = Counter(tag for v in nodes.values() for tag in v["built"])

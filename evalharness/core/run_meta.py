@@ -1,7 +1,8 @@
 """`run.json`: what a run was (dataset, agent, model, settings), one type for writing and reading.
 
 The runner writes it when a run starts and checks it on a resume (the same dataset, agent and
-model, or the run id is someone else's); reports and comparisons read it back. Files written
+model, or the run id is someone else's); reports and comparisons read it back. A run over
+several nodes adds `nodes` when it ends: per node, what ran there and what it built and pulled. Files written
 by older versions, or by hand, may lack fields or hold odd values: reading fills defaults and
 turns what cannot be read into a UserError naming the file.
 """
@@ -37,6 +38,8 @@ class RunMeta:
     test_env: dict[str, str] = field(default_factory=dict, compare=False)  # TZ, locale, hash seed of the test runs
     harness_version: str = ""
     created_at: str = ""
+    # node -> {"instances": [...], "built": [...], "pulled": [...]}; a Ray run's placement, added to on resume
+    nodes: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
 
     @property
     def system(self) -> tuple[str, str, str]:
@@ -71,10 +74,28 @@ class RunMeta:
             values["start_rate"] = float(values.get("start_rate", 0.0))
         except (TypeError, ValueError):
             raise UserError(f"{path}: 'workers', 'instances' and 'start_rate' must be numbers") from None
-        for name in ("settings", "test_env"):
+        for name in ("settings", "test_env", "nodes"):
             if not isinstance(values.get(name, {}), dict):
                 values.pop(name)
         for name in ("run_id", "dataset", "agent", "model", "harness_version", "created_at"):
             if name in values:
                 values[name] = str(values[name])
         return cls(**values)
+
+
+def record_nodes(path: Path, nodes: dict[str, dict[str, list[str]]]) -> None:
+    """Add one driver's placement to the run.json at `path` (an earlier driver's of the same run,
+    which this one resumed, is kept: the lists are joined)."""
+    from evalharness.core.results import atomic_write
+
+    if not nodes:
+        return
+    data = json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).exists() else {}
+    old = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
+    merged = {}
+    for name in sorted(set(old) | set(nodes)):
+        before, now_ = old.get(name) or {}, nodes.get(name) or {}
+        keys = dict.fromkeys([*before, *now_])
+        merged[name] = {key: list(before.get(key, [])) + list(now_.get(key, [])) for key in keys}
+    data["nodes"] = merged
+    atomic_write(Path(path), json.dumps(data, indent=2).encode())

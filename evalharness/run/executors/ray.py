@@ -8,13 +8,12 @@ submitted again by the driver (up to `max_attempts` in all), so every instance e
 exactly one record.
 
 With `--registry`, a layer missing from the registry is built by one node only (the run's
-`BuildClaims` actor, shared_builds.py); the others pull it. The run's `nodes.json` says,
-per node, which instances ran there and which images it built and pulled.
+`BuildClaims` actor, shared_builds.py); the others pull it. The run's `run.json` says, under
+`nodes`, which instances ran on each node and which images it built and pulled.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -29,14 +28,14 @@ from evalharness.core.errors import UserError
 from evalharness.run.executors.base import Finished
 from evalharness.run.executors.shared_builds import BuildClaims, ClaimsClient
 from evalharness.run.pipeline import PhaseGates, PipelineRecipe
-from evalharness.core.results import InstanceRecord, atomic_write, safe_name
+from evalharness.core.results import InstanceRecord, safe_name
+from evalharness.core.run_meta import RUN_JSON, record_nodes
 from evalharness.core.status import Status
 from evalharness.core.task import Task
 
 log = logging.getLogger(__name__)
 
 RESOURCE = "docker"  # custom Ray resource: agent-session slots on a node with a Docker engine
-NODES_JSON = "nodes.json"  # in the run's folder: which node ran what, built what, pulled what
 
 
 class NodeSlots:
@@ -172,30 +171,24 @@ class RayExecutor:
             self.stop()
             raise
         finally:
-            self._write_nodes(Path(logs_root).parent / NODES_JSON)
+            self._record_nodes(Path(logs_root).parent / RUN_JSON)
         self._clean_nodes()
 
-    def _write_nodes(self, path: Path) -> None:
-        """nodes.json: per node, the instances it ran and the images it built and pulled (merged
-        with an earlier driver's of the same run, which a resume adds to)."""
-        try:
-            old = json.loads(path.read_text()) if path.exists() else {}
-        except (OSError, ValueError):
-            old = {}
+    def _record_nodes(self, run_json: Path) -> None:
+        """run.json's `nodes`: per node, the instances it ran and the images it built and pulled."""
         tally = {}
         if self._claims is not None:
             try:
                 tally = self.ray.get(self._claims.tally.remote(), timeout=30)
             except Exception as exc:  # the driver's node is going down: keep what is known
                 log.warning("could not read the image tally: %s", exc)
-        nodes = {}
-        for name in sorted(set(old) | set(self._ran) | set(tally)):
-            before = old.get(name, {})
-            nodes[name] = {key: before.get(key, []) + now for key, now in (
-                ("instances", self._ran.get(name, [])), ("built", tally.get(name, {}).get("built", [])),
-                ("pulled", tally.get(name, {}).get("pulled", [])))}
-        if nodes:
-            atomic_write(path, json.dumps(nodes, indent=2).encode())
+        nodes = {name: {"instances": self._ran.get(name, []), "built": tally.get(name, {}).get("built", []),
+                        "pulled": tally.get(name, {}).get("pulled", [])}
+                 for name in sorted(set(self._ran) | set(tally))}
+        try:
+            record_nodes(run_json, nodes)
+        except (OSError, ValueError) as exc:
+            log.warning("could not record the nodes in %s: %s", run_json, exc)
 
     def _submit(self, recipe_ref, task: Task, attempt: int):
         return self._remote.remote(recipe_ref, task, attempt, self.eval_slots, self.build_slots, self._claims)
