@@ -84,6 +84,8 @@ def _warmed(node: str, registry: str) -> tuple[float, list[str]]:
 
 def distribution(cluster, info, client) -> list[tuple[str, float]]:
     """Build+push on node 1, pull on the others (all at once, then one alone), push alone from here."""
+    from evalharness.run.cluster import scratch_registry
+
     nodes = info.nodes
     seconds, tags = _warmed(nodes[0], info.registry)
     rows = [("build + push on node 1, cold (its OS image pulled)", seconds)]
@@ -97,7 +99,7 @@ def distribution(cluster, info, client) -> list[tuple[str, float]]:
     # push alone: this host's images of the same tags (content-hashed) into an empty registry
     # of its own (the cluster's has the layers already: a push there uploads nothing)
     wanted = [t for t in tags if _present(client, t)]
-    with EmptyRegistry() as registry:
+    with scratch_registry() as registry:  # empty: every layer is pushed
         began = time.monotonic()
         for tag in wanted:
             repo, version = f"{registry}/{tag}".rsplit(":", 1)
@@ -112,34 +114,6 @@ def distribution(cluster, info, client) -> list[tuple[str, float]]:
     return rows
 
 
-class EmptyRegistry:
-    """Debian's docker-registry on a free port with empty storage, for the time of a push."""
-
-    def __enter__(self) -> str:
-        import socket
-        import urllib.request
-
-        from evalharness.run.cluster import serve_registry
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.dir = Path(tempfile.mkdtemp(prefix="bench-registry-"))
-        self.proc = serve_registry(self.dir, f"127.0.0.1:{port}")
-        for _ in range(60):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        return f"127.0.0.1:{port}"
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def _present(client, tag: str) -> bool:
     try:
         client.images.get(tag)
@@ -152,7 +126,7 @@ def _run(info, reports: Path, run_id: str, *agent: str) -> dict:
     cmd = [EVALHARNESS, "eval", "--dataset", "builtin", *agent, "--run-id", run_id, "--reports-dir", str(reports),
            "--no-progress", *info.eval_args()]
     began = time.monotonic()
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=info.driver_env())
     wall = time.monotonic() - began
     if out.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")

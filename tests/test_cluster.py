@@ -61,7 +61,8 @@ def cluster():
 def _eval(cluster, reports: Path, run_id: str, *extra: str) -> subprocess.Popen:
     cmd = [EVALHARNESS, "eval", "--dataset", "builtin", "--agent", "gold", "--run-id", run_id,
            "--reports-dir", str(reports), "--no-progress", *cluster.info.eval_args(), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=cluster.info.driver_env())
 
 
 def _rows(reports: Path, run_id: str) -> list[dict]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -131,30 +130,10 @@ def test_killed_worker_is_retried_and_recorded_once(cluster, tmp_path, cache_dir
 @pytest.fixture
 def registry(tmp_path):
     """Debian's docker-registry (the distribution registry) on a free loopback port."""
-    import socket
+    from evalharness.run.cluster import scratch_registry
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    import urllib.request
-
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("docker-registry did not start")
-    yield f"127.0.0.1:{port}/evalharness-test"
-    proc.kill()
-    proc.wait()
+    with scratch_registry(tmp_path) as addr:
+        yield f"{addr}/evalharness-test"
 
 
 def test_nodes_share_built_images_through_the_registry(registry, tmp_path, cache_dir, docker_client):

@@ -26,9 +26,10 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterator
 
 import docker
 import docker.errors
@@ -81,6 +82,12 @@ class ClusterInfo:
 
     def eval_args(self) -> list[str]:
         return ["--executor", "ray", "--ray-address", self.address, "--registry", self.registry]
+
+    def driver_env(self) -> dict[str, str]:
+        """The environment of a driver on this cluster: this process's, with the cluster's Ray auth
+        mode (a RAY_AUTH_MODE=token left over from a local ray.init would make every task fail
+        with OwnerDiedError: the nodes could not talk back to the driver)."""
+        return {**os.environ, **RAY_ENV}
 
 
 def _group(pgid: int) -> list[int]:
@@ -146,6 +153,28 @@ def serve_registry(folder: Path, addr: str, out: IO[bytes] | int = subprocess.DE
     config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'registry'}\n"
                       f"  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n")
     return subprocess.Popen([exe, "serve", str(config)], stdout=out, stderr=out, start_new_session=True)
+
+
+@contextmanager
+def scratch_registry(folder: Path | None = None) -> Iterator[str]:
+    """A registry of its own on a free loopback port, empty, for as long as the block runs (the
+    bench's push, the tests' nodes sharing images); yields its host:port once it answers."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        addr = f"127.0.0.1:{sock.getsockname()[1]}"
+    own = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="evalharness-registry-")) if own else folder
+    proc = serve_registry(folder, addr)
+    try:
+        _wait(lambda: _answers(f"http://{addr}/v2/"), 30, f"a scratch registry did not answer at {addr}")
+        yield addr
+    finally:
+        _stop_group(proc.pid)
+        proc.wait()
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _mounts() -> list[str]:
@@ -373,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"cluster {spec.prefix}: {len(info.nodes)} node(s) up in {time.monotonic() - started:.0f}s: "
           f"{', '.join(info.nodes)}")
-    print("evalharness eval " + " ".join(info.eval_args()) + " ...")
+    auth = " ".join(f"{k}={v}" for k, v in RAY_ENV.items())
+    print(f"{auth} evalharness eval " + " ".join(info.eval_args()) + " ...")
     return 0
 
 
