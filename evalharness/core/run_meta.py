@@ -1,10 +1,10 @@
 """`run.json`: what a run was (dataset, agent, model, settings), one type for writing and reading.
 
 The runner writes it when a run starts and checks it on a resume (the same dataset, agent and
-model, or the run id is someone else's); reports and comparisons read it back. A run over
-several nodes adds `nodes` when it ends: per node, what ran there and what it built and pulled. Files written
-by older versions, or by hand, may lack fields or hold odd values: reading fills defaults and
-turns what cannot be read into a UserError naming the file.
+model, or the run id is someone else's); reports and comparisons read it back. A Ray run adds
+`nodes` when it ends: per node, what ran there and what it built and pulled. Files written by
+older versions, or by hand, may lack fields or hold odd values: reading fills defaults and turns
+what cannot be read into a UserError naming the file.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def record_nodes(path: Path, nodes: dict[str, dict[str, list[str]]]) -> None:
     if not nodes:
         return
     data = json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).exists() else {}
+    data = data if isinstance(data, dict) else {}
     old = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
     merged = {}
     for name in sorted(set(old) | set(nodes)):
