@@ -172,7 +172,7 @@ def _fake_run(run_dir: Path, tasks, planned: int) -> None:
 
 
 SPAM_CTRL_C = r'''
-import atexit, os, signal, sys, threading, time
+import argparse, atexit, os, signal, sys, threading, time
 import evalharness.cli as cli
 
 def spam():  # Ctrl-C held down: one every half millisecond until the process is gone
@@ -186,10 +186,11 @@ def interrupted(args):
     atexit.register(time.sleep, 0.3)  # a shutdown that takes a while, as closing clients does
     raise KeyboardInterrupt("run r keeps the 0 instance(s) that finished")
 
-parser = cli.build_parser()
-real = parser.parse_args
-parser.parse_args = lambda argv=None: (lambda a: (setattr(a, "func", interrupted), a)[1])(real(["tasks"]))
-cli.build_parser = lambda: parser
+class Parser:  # a command line that names `interrupted` as its command
+    def parse_args(self, argv=None):
+        return argparse.Namespace(verbose=0, func=interrupted)
+
+cli.build_parser = Parser
 sys.exit(cli.main([]))
 '''
 
